@@ -1,0 +1,111 @@
+"""Evaluation artefacts shared by every script: scores, predictions files, report and plot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from metrics.bio_ner.scoring import compute_ner_scores
+
+
+class PredictionsFileError(ValueError):
+    """A predictions JSONL file is malformed; the message names the file and line."""
+
+
+def predictions_records(
+    ids: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+) -> list[dict]:
+    """One ``{id, tokens, gold, pred}`` record per instance."""
+    return [
+        {"id": i, "tokens": list(t), "gold": list(g), "pred": list(p)}
+        for i, t, g, p in zip(ids, tokens, gold, pred, strict=True)
+    ]
+
+
+def write_jsonl(records: Sequence[dict], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_predictions(path: str | Path) -> list[dict]:
+    """Read a predictions JSONL (``tokens`` optional, ``gold`` and ``pred`` required, equal lengths)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictionsFileError(f"{path}: predictions file not found")
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise PredictionsFileError(f"{where}: not valid JSON ({error.msg})") from None
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("gold"), list)
+                or not isinstance(record.get("pred"), list)
+            ):
+                raise PredictionsFileError(f"{where}: expected an object with list fields 'gold' and 'pred'")
+            if len(record["gold"]) != len(record["pred"]):
+                raise PredictionsFileError(
+                    f"{where}: 'gold' has {len(record['gold'])} tags but 'pred' has {len(record['pred'])}"
+                )
+            if "tokens" in record and len(record["tokens"]) != len(record["gold"]):
+                raise PredictionsFileError(f"{where}: 'tokens' and 'gold' differ in length")
+            record.setdefault("id", str(len(records)))
+            records.append(record)
+    if not records:
+        raise PredictionsFileError(f"{path}: no predictions in file")
+    return records
+
+
+def score_records(records: Sequence[dict]) -> dict:
+    """The project metric over prediction records."""
+    return compute_ner_scores([r["pred"] for r in records], [r["gold"] for r in records])
+
+
+def headline(scores: dict) -> str:
+    """A one-line summary for logs."""
+    strict, partial = scores["strict"], scores["partial"]
+    return (
+        f"strict P/R/F1 {strict['precision']:.4f}/{strict['recall']:.4f}/{strict['f1']:.4f}  "
+        f"relaxed F1 {partial['f1']:.4f}  "
+        + "  ".join(
+            f"len {name}: F1 {b['f1']:.4f} (n={b['gold']})" for name, b in scores["by_length"].items()
+        )
+    )
+
+
+def write_outputs(
+    output_dir: str | Path,
+    scores_by_split: dict[str, dict],
+    records_by_split: dict[str, list[dict]],
+    title: str,
+    meta: dict | None = None,
+) -> Path:
+    """Write ``results.json``, ``predictions_<split>.jsonl``, ``report.md`` and ``f1_by_length.png``."""
+    from bioner.report import format_report, plot_f1_by_length
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results = {**scores_by_split, "meta": meta or {}}
+    (output_dir / "results.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    for split, records in records_by_split.items():
+        write_jsonl(records, output_dir / f"predictions_{split}.jsonl")
+    notes = "\n".join(
+        f"- {key}: {value}" for key, value in (meta or {}).items() if not isinstance(value, dict | list)
+    )
+    (output_dir / "report.md").write_text(
+        format_report(scores_by_split, title, notes=notes), encoding="utf-8"
+    )
+    plot_f1_by_length(scores_by_split, output_dir / "f1_by_length.png")
+    return output_dir

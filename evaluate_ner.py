@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""Score a trained NER model, or a predictions file, with the SemEval measures of the seed study.
+
+    python evaluate_ner.py --model runs/bc5cdr-minilm --dataset bc5cdr --split test
+    python evaluate_ner.py --model org/bc5cdr-biomedbert --dataset org/bc5cdr       # by Hub id
+    python evaluate_ner.py --predictions runs/bc5cdr-minilm/predictions_test.jsonl   # no model needed
+
+Writes ``results.json``, ``predictions.jsonl``, ``report.md`` (Table III layout: overall and by entity length
+1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from bioner.bio import DECODERS
+from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.evaluation import (
+    PredictionsFileError,
+    headline,
+    predictions_records,
+    read_predictions,
+    score_records,
+    write_jsonl,
+    write_outputs,
+)
+from bioner.models import ModelLoadError
+from bioner.taggers import load_tagger
+
+logger = logging.getLogger("evaluate_ner")
+SPLIT_ALIASES = {"dev": "validation", "devel": "validation", "valid": "validation"}
+
+
+@dataclass
+class EvaluationArguments:
+    model: str | None = field(default=None, metadata={"help": "Trained model directory or Hub id."})
+    predictions: str | None = field(
+        default=None, metadata={"help": "Score this predictions JSONL instead of a model."}
+    )
+    dataset: str = field(
+        default="demo", metadata={"help": "Registered name, data directory or Hub dataset id."}
+    )
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Folder of registered datasets (env BIONER_DATA_DIR)."}
+    )
+    split: str = field(default="test", metadata={"help": "train, validation (dev) or test."})
+    max_instances: int | None = field(default=None, metadata={"help": "Score only the first N instances."})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where to write results (default: next to the input)."}
+    )
+    batch_size: int = field(default=64, metadata={"help": "Instances per forward pass."})
+    max_seq_length: int = field(
+        default=512, metadata={"help": "Sub-words per window; longer instances are windowed."}
+    )
+    stride: int = field(default=128, metadata={"help": "Sub-words shared by consecutive windows."})
+    bio_decoding: str = field(
+        default="viterbi", metadata={"help": f"How word scores become tags: {DECODERS}."}
+    )
+
+
+def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
+    """Run the model over the chosen split; returns prediction records and timing metadata."""
+    split = SPLIT_ALIASES.get(args.split, args.split)
+    dataset = load_ner_dataset(args.dataset, args.data_dir)
+    if split not in dataset:
+        raise SystemExit(f"--split {args.split!r}: dataset has splits {list(dataset)}")
+    data = dataset[split]
+    if args.max_instances is not None:
+        data = data.select(range(min(args.max_instances, len(data))))
+    labels = label_names(data)
+    tagger = load_tagger(
+        args.model,
+        max_length=args.max_seq_length,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        decoding=args.bio_decoding,
+    )
+    unknown = sorted(set(labels) - set(tagger.labels))
+    if unknown:
+        logger.warning("the model cannot predict gold tags %s (trained on another label set?)", unknown)
+    gold = [[labels[i] for i in tags] for tags in data["ner_tags"]]
+    predictions = tagger(data["tokens"])
+    meta = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "split": split,
+        "instances": len(gold),
+        "bio_decoding": args.bio_decoding,
+        "inference_seconds": round(tagger.last_seconds, 3),
+        "sentences_per_second": round(len(gold) / tagger.last_seconds, 1),
+    }
+    return predictions_records(data["id"], data["tokens"], gold, predictions), meta
+
+
+def main(argv: list[str] | None = None) -> dict:
+    (args,) = HfArgumentParser(EvaluationArguments).parse_args_into_dataclasses(args=argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if (args.model is None) == (args.predictions is None):
+        raise SystemExit("pass exactly one of --model or --predictions")
+    try:
+        if args.predictions:
+            records, meta = read_predictions(args.predictions), {"predictions": args.predictions}
+            default_dir = Path(args.predictions).parent
+        else:
+            records, meta = predict_records(args)
+            default_dir = Path("runs") / f"eval-{Path(args.model).name}-{Path(args.dataset).name}"
+        scores = score_records(records)
+    except (DataFormatError, PredictionsFileError, ModelLoadError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    name = meta.get("split", "test")
+    logger.info("%s: %s", name, headline(scores))
+    output_dir = Path(args.output_dir) if args.output_dir else default_dir
+    write_outputs(output_dir, {name: scores}, {}, f"{args.model or args.predictions}", meta)
+    if args.model:
+        write_jsonl(records, output_dir / "predictions.jsonl")
+    logger.info("wrote %s", output_dir)
+    return {"scores": scores, "meta": meta}
+
+
+if __name__ == "__main__":
+    main()

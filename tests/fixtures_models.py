@@ -1,0 +1,55 @@
+"""Tiny random encoders built in the test session (no downloads): a WordPiece BERT over the demo vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tiny_bert(directory: Path, sentences, *, hidden: int = 32, seed: int = 0) -> Path:
+    """Save a 2-layer random BERT and a WordPiece tokenizer whose vocabulary covers ``sentences``.
+
+    Words are split so that some of them become several sub-words (``##`` pieces), which exercises the
+    first-sub-word labelling.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = sorted({w.lower() for tokens in sentences for w in tokens})
+    vocab = dict.fromkeys(SPECIAL)
+    for word in words:
+        if len(word) > 6:  # long words become prefix + ## suffix pieces
+            vocab[word[:4]] = None
+            vocab["##" + word[4:]] = None
+        else:
+            vocab[word] = None
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = BertTokenizerFast(vocab={piece: i for i, piece in enumerate(vocab)}, do_lower_case=True)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=256,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def demo_splits():
+    from bioner.demo import make_demo_splits
+
+    return make_demo_splits()
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, demo_splits) -> Path:
+    sentences = [tokens for split in demo_splits.values() for tokens, _ in split]
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), sentences)

@@ -1,0 +1,300 @@
+#!/usr/bin/env python
+"""Fine-tune an encoder token classifier for biomedical NER.
+
+Methods (the seed study's encoder setup): a pre-trained encoder with a linear token-classification head predicts
+one BIO tag per word (the label sits on the word's first sub-word); AdamW at lr 2e-5 for up to 20 epochs, early
+stopping after 3 epochs without a better dev strict F1, the best checkpoint kept; inputs up to 512 sub-words.
+Beyond the seed: longer instances are split into overlapping windows instead of being truncated, predictions are
+decoded to valid IOB2 (Viterbi), batches are padded dynamically, and every score comes from the SemEval metric
+in ``metrics/bio_ner``.
+
+    python train_encoder.py --dataset bc5cdr --model_name_or_path biomedbert-large --output_dir runs/bc5cdr-biomedbert
+    accelerate launch --multi_gpu --num_processes 2 train_encoder.py --dataset demo --model_name_or_path minilm ...
+
+Every ``transformers.TrainingArguments`` flag works as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasets import Dataset
+from metrics.bio_ner.scoring import compute_ner_scores
+from transformers import (
+    DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    HfArgumentParser,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from bioner.bio import DECODERS, decode_tags
+from bioner.data import label_names, load_ner_dataset
+from bioner.encoder import WordEncoder, label_features, merge_windows
+from bioner.evaluation import headline, predictions_records, write_outputs
+from bioner.models import (
+    ENCODER_ALIASES,
+    ModelLoadError,
+    base_model_id,
+    load_token_classifier,
+    load_tokenizer,
+    resolve_model_name,
+)
+from bioner.taggers import EncoderTagger
+
+logger = logging.getLogger("train_encoder")
+
+PAPER_DEFAULTS = {
+    "num_train_epochs": 20,
+    "learning_rate": 2e-5,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 64,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "strict_f1",
+    "greater_is_better": True,
+    "logging_steps": 50,
+    "report_to": "none",
+}
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default="minilm",
+        metadata={"help": f"Local path, Hub id or alias: {', '.join(ENCODER_ALIASES)}."},
+    )
+    max_seq_length: int = field(
+        default=512, metadata={"help": "Sub-words per window; longer instances are windowed."}
+    )
+    stride: int = field(
+        default=128, metadata={"help": "Sub-words shared by consecutive windows of a long instance."}
+    )
+    bio_decoding: str = field(
+        default="viterbi", metadata={"help": f"How word scores become tags: {DECODERS}."}
+    )
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(
+        default="demo", metadata={"help": "Registered name, data directory or Hub dataset id."}
+    )
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Folder of registered datasets (env BIONER_DATA_DIR)."}
+    )
+    strict_bio: bool = field(
+        default=False, metadata={"help": "Fail on IOB1-style tags instead of repairing them."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N training instances."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N dev/test instances."}
+    )
+    early_stopping_patience: int = field(
+        default=3, metadata={"help": "Epochs without dev improvement before stopping."}
+    )
+
+
+class EpochTimer(TrainerCallback):
+    """Wall time of each training epoch, excluding the evaluation that follows it."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class DevScorer:
+    """``compute_metrics`` for windowed instances: merges windows back to words and scores whole sentences."""
+
+    def __init__(self, windows, gold_tags, labels, decoding):
+        self.windows, self.gold_tags, self.labels, self.decoding = windows, gold_tags, labels, decoding
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        logits, label_ids = eval_prediction.predictions, eval_prediction.label_ids
+        window_scores = []
+        for row, _window in enumerate(self.windows):
+            word_logits = logits[row][label_ids[row] != -100].astype(np.float64)
+            window_scores.append(word_logits - np.logaddexp.reduce(word_logits, axis=-1, keepdims=True))
+        merged = merge_windows(self.windows, window_scores, [len(g) for g in self.gold_tags])
+        predictions = [decode_tags(scores, self.labels, self.decoding) for scores in merged]
+        scores = compute_ner_scores(predictions, self.gold_tags)
+        return {
+            "strict_f1": scores["strict"]["f1"],
+            "strict_precision": scores["strict"]["precision"],
+            "strict_recall": scores["strict"]["recall"],
+            "relaxed_f1": scores["partial"]["f1"],
+        }
+
+
+def windowed_dataset(encoder: WordEncoder, split, sort_by_length: bool = False):
+    """Windows and labelled features of a split (optionally longest first, for fast evaluation)."""
+    windows = encoder.windows(split["tokens"])
+    if sort_by_length:
+        windows.sort(key=lambda w: -len(w.input_ids))
+    return windows, Dataset.from_list(label_features(windows, split["ner_tags"]))
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    parser.set_defaults(**PAPER_DEFAULTS)
+    if argv is None and len(sys.argv) == 2 and sys.argv[1].endswith((".json", ".yaml", ".yml")):
+        return (
+            parser.parse_yaml_file(sys.argv[1])
+            if not sys.argv[1].endswith(".json")
+            else parser.parse_json_file(sys.argv[1])
+        )
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_args(argv)
+    if model_args.bio_decoding not in DECODERS:
+        raise SystemExit(f"--bio_decoding must be one of {DECODERS}, got {model_args.bio_decoding!r}")
+    if training_args.output_dir in (None, "trainer_output"):
+        training_args.output_dir = f"runs/encoder-{data_args.dataset.replace('/', '_')}-{model_args.model_name_or_path.replace('/', '_')}"
+    push_to_hub, training_args.push_to_hub = (
+        training_args.push_to_hub,
+        False,
+    )  # pushed once at the end, with a card
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(training_args.seed)
+
+    dataset = load_ner_dataset(data_args.dataset, data_args.data_dir, strict_bio=data_args.strict_bio)
+    for split, limit in (
+        ("train", data_args.max_train_samples),
+        ("validation", data_args.max_eval_samples),
+        ("test", data_args.max_eval_samples),
+    ):
+        if limit is not None:
+            dataset[split] = dataset[split].select(range(min(limit, len(dataset[split]))))
+    labels = label_names(dataset["train"])
+    model_path = resolve_model_name(model_args.model_name_or_path)
+    try:
+        tokenizer = load_tokenizer(model_path)
+        model = load_token_classifier(
+            model_path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            ignore_mismatched_sizes=True,
+        )
+    except ModelLoadError as error:
+        raise SystemExit(str(error)) from None
+
+    encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
+    _, train_features = windowed_dataset(encoder, dataset["train"])
+    dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)
+    gold = {
+        split: [[labels[i] for i in tags] for tags in dataset[split]["ner_tags"]]
+        for split in ("validation", "test")
+    }
+    timer = EpochTimer()
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_features,
+        eval_dataset=dev_features,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=DevScorer(dev_windows, gold["validation"], labels, model_args.bio_decoding),
+        callbacks=[timer, EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)]
+        if training_args.load_best_model_at_end
+        else [timer],
+    )
+    logger.info(
+        "world size %d, %d train windows, %d dev windows",
+        training_args.world_size,
+        len(train_features),
+        len(dev_features),
+    )
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model()
+    if not trainer.is_world_process_zero():
+        return {}
+
+    tagger = EncoderTagger(
+        trainer.model.eval(),
+        tokenizer,
+        model_args.max_seq_length,
+        model_args.stride,
+        training_args.per_device_eval_batch_size,
+        model_args.bio_decoding,
+    )
+    scores, records, speed = {}, {}, {}
+    for split, name in (("validation", "dev"), ("test", "test")):
+        predictions = tagger(dataset[split]["tokens"])
+        speed[name] = len(predictions) / tagger.last_seconds
+        scores[name] = compute_ner_scores(predictions, gold[split])
+        records[name] = predictions_records(
+            dataset[split]["id"], dataset[split]["tokens"], gold[split], predictions
+        )
+        logger.info("%s: %s", name, headline(scores[name]))
+    other = "argmax" if model_args.bio_decoding == "viterbi" else "viterbi"
+    tagger.decoding = other
+    other_f1 = compute_ner_scores(tagger(dataset["test"]["tokens"], progress=False), gold["test"])["strict"][
+        "f1"
+    ]
+    meta = {
+        "model": model_args.model_name_or_path,
+        "dataset": data_args.dataset,
+        "bio_decoding": model_args.bio_decoding,
+        "test_strict_f1_by_decoding": {
+            model_args.bio_decoding: scores["test"]["strict"]["f1"],
+            other: other_f1,
+        },
+        "world_size": training_args.world_size,
+        "epochs_run": train_result.metrics.get("epoch"),
+        "train_seconds": train_result.metrics.get("train_runtime"),
+        "epoch_train_seconds": [round(s, 2) for s in timer.seconds],
+        "test_sentences_per_second": round(speed["test"], 1),
+        "dev_sentences_per_second": round(speed["dev"], 1),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "max_seq_length": model_args.max_seq_length,
+    }
+    write_outputs(
+        training_args.output_dir,
+        scores,
+        {"test": records["test"]},
+        f"{model_args.model_name_or_path} on {data_args.dataset}",
+        meta,
+    )
+    if push_to_hub:
+        from bioner.hub import model_card, push_model_folder
+
+        repo_id = training_args.hub_model_id or training_args.output_dir.rstrip("/").split("/")[-1]
+        card = model_card(
+            base_model=base_model_id(model_args.model_name_or_path),
+            dataset=data_args.dataset,
+            results=scores,
+            model_type="encoder",
+        )
+        logger.info(
+            "pushed to %s",
+            push_model_folder(
+                training_args.output_dir,
+                repo_id,
+                card,
+                token=training_args.hub_token,
+                private=bool(training_args.hub_private_repo),
+            ),
+        )
+    return {"scores": scores, "meta": meta}
+
+
+if __name__ == "__main__":
+    main()
