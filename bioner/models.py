@@ -59,9 +59,32 @@ def load_tokenizer(name_or_path: str, **kwargs):
         model_type = AutoConfig.from_pretrained(name_or_path).model_type
         if model_type in _PREFIX_SPACE_MODEL_TYPES:
             kwargs.setdefault("add_prefix_space", True)
-        return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
         raise _load_error(name_or_path, error) from error
+    if kwargs.get("add_prefix_space", True):
+        _byte_level_prefix_space(tokenizer)
+    return tokenizer
+
+
+def _byte_level_prefix_space(tokenizer) -> None:
+    """Make a byte-level BPE backend tokenize each pre-split word as " word", as in running text.
+
+    Only model-specific classes (RobertaTokenizer, GPT2Tokenizer, ...) pass ``add_prefix_space`` on to their
+    backend; a generic one (``PreTrainedTokenizerFast``/``TokenizersBackend``, for repos that ship only
+    tokenizer.json, or model types missing from ``_PREFIX_SPACE_MODEL_TYPES``) keeps the ByteLevel
+    pre-tokenizer of tokenizer.json and would silently glue every word to the previous one.
+    """
+    from tokenizers import pre_tokenizers
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = backend.pre_tokenizer if backend is not None else None
+    parts = list(pre) if isinstance(pre, pre_tokenizers.Sequence) else [pre]
+    byte_level = [part for part in parts if isinstance(part, pre_tokenizers.ByteLevel)]
+    for part in byte_level:
+        part.add_prefix_space = True  # the backend shares these objects, so this changes its pre-tokenizer
+    if byte_level:
+        tokenizer.add_prefix_space = True
 
 
 def load_token_classifier(name_or_path: str, **kwargs):
