@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
             dataset=data_args.dataset,
             results=scores,
             model_type="encoder",
+            repo_id=repo_id,
         )
         logger.info(
             "pushed to %s",

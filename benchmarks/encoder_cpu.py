@@ -19,14 +19,36 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--per_device_train_batch_size", "16",
-          "--warmup_steps", "0.1", "--use_cpu", "--save_total_limit", "1", "--logging_steps", "100"]
+RECIPE = [
+    "--model_name_or_path",
+    "minilm",
+    "--learning_rate",
+    "5e-5",
+    "--per_device_train_batch_size",
+    "16",
+    "--warmup_steps",
+    "0.1",
+    "--use_cpu",
+    "--save_total_limit",
+    "1",
+    "--logging_steps",
+    "100",
+]
 
 
 def run(name: str, epochs: str, output_root: Path) -> dict:
     output = output_root / f"minilm-{name}"
-    command = [sys.executable, str(ROOT / "train_encoder.py"), "--dataset", name, "--num_train_epochs", epochs,
-               "--output_dir", str(output), *RECIPE]
+    command = [
+        sys.executable,
+        str(ROOT / "train_encoder.py"),
+        "--dataset",
+        name,
+        "--num_train_epochs",
+        epochs,
+        "--output_dir",
+        str(output),
+        *RECIPE,
+    ]
     print("$", " ".join(command[1:]), flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)
@@ -38,9 +60,11 @@ def run(name: str, epochs: str, output_root: Path) -> dict:
 def row(name: str, results: dict) -> str:
     meta, by_decoding = results["meta"], results["meta"]["test_strict_f1_by_decoding"]
     epochs = meta["epoch_train_seconds"]
-    return (f"| {name} | {meta['epochs_run']:g} | {results['dev']['strict']['f1']:.4f} | {results['test']['strict']['f1']:.4f} "
-            f"| {by_decoding['argmax']:.4f} | {results['test']['partial']['f1']:.4f} "
-            f"| {sum(epochs) / len(epochs):.0f} | {meta['test_sentences_per_second']:.0f} | {meta['wall_seconds'] / 60:.1f} |")
+    return (
+        f"| {name} | {meta['epochs_run']:g} | {results['dev']['strict']['f1']:.4f} | {results['test']['strict']['f1']:.4f} "
+        f"| {by_decoding['argmax']:.4f} | {results['test']['partial']['f1']:.4f} "
+        f"| {sum(epochs) / len(epochs):.0f} | {meta['test_sentences_per_second']:.0f} | {meta['wall_seconds'] / 60:.1f} |"
+    )
 
 
 def main(specs: list[str]) -> None:

@@ -65,7 +65,14 @@ def test_windowed_predictions_equal_unwindowed(tiny_bert, demo_splits, max_lengt
     sentences = [tokens for tokens, _ in demo_splits["test"][:20]]
     reference = tag_sentences(model, tokenizer, sentences, max_length=512, decoding="argmax", progress=False)
     windowed = tag_sentences(
-        model, tokenizer, sentences, max_length=max_length, stride=2, batch_size=3, decoding="argmax", progress=False
+        model,
+        tokenizer,
+        sentences,
+        max_length=max_length,
+        stride=2,
+        batch_size=3,
+        decoding="argmax",
+        progress=False,
     )
     assert windowed == reference
     assert [len(t) for t in windowed] == [len(s) for s in sentences]
