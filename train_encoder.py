@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from datasets import Dataset
-from metrics.bio_ner.scoring import compute_ner_scores
 from transformers import (
     DataCollatorForTokenClassification,
     EarlyStoppingCallback,
@@ -47,6 +46,7 @@ from bioner.models import (
     resolve_model_name,
 )
 from bioner.taggers import EncoderTagger
+from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_encoder")
 
