@@ -1,0 +1,140 @@
+"""Markdown report and F1-by-length plot for metric dicts from ``compute_ner_scores``.
+
+The tables follow the seed paper's layout (Table III: strict P/R/F1 overall and by entity length; Table V:
+relaxed, which is the SemEval "partial" scheme) and add what the paper leaves out: per-type scores, the
+SemEval counts behind every number, and how many entities fall in each length bin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+SCHEMES = ("strict", "exact", "partial", "ent_type")
+COUNTS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual")
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _prf(scores: dict) -> list[str]:
+    return [_pct(scores["precision"]), _pct(scores["recall"]), _pct(scores["f1"])]
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _bins(results: dict[str, dict]) -> list[str]:
+    """Length-bin names in order of first appearance across all entries."""
+    return list(dict.fromkeys(name for metrics in results.values() for name in metrics["by_length"]))
+
+
+def _length_cells(metrics: dict, bins: list[str]) -> list[str]:
+    by_length = metrics["by_length"]
+    return [cell for name in bins for cell in (_prf(by_length[name]) if name in by_length else ["–"] * 3)]
+
+
+def format_report(results: dict[str, dict], title: str, notes: str = "") -> str:
+    """A Markdown report: one entry of ``results`` per split (or model), each a ``compute_ner_scores`` dict.
+    ``notes`` (Markdown) goes under the title as is."""
+    bins = _bins(results)
+    sections = [f"# {title}"]
+    if notes:
+        sections.append(notes)
+    sections.append(
+        "## Strict entity-level scores (%), overall and by entity length in tokens\n\n"
+        + _table(
+            ["Split", "P", "R", "F1"] + [f"{label} ({name})" for name in bins for label in ("P", "R", "F1")],
+            ([split, *_prf(metrics["strict"]), *_length_cells(metrics, bins)] for split, metrics in results.items()),
+        )
+    )
+    sections.append(
+        "## Relaxed scores (%) (SemEval partial: any overlap, half credit for inexact boundaries)\n\n"
+        + _table(["Split", "P", "R", "F1"], ([split, *_prf(metrics["partial"])] for split, metrics in results.items()))
+    )
+    sections.append(
+        "## Entity counts by length\n\n"
+        + _table(
+            ["Split", "Length", "Gold", "Predicted", "Correct"],
+            (
+                [split, name, *(str(scores[key]) for key in ("gold", "predicted", "correct"))]
+                for split, metrics in results.items()
+                for name, scores in metrics["by_length"].items()
+            ),
+        )
+    )
+    for split, metrics in results.items():
+        sections.append(_split_details(split, metrics))
+    return "\n\n".join(sections) + "\n"
+
+
+def _split_details(split: str, metrics: dict) -> str:
+    """Per-type scores and SemEval counts of one split."""
+    summary = (
+        f"## {split}: details\n\n{metrics['num_sentences']} sentences, {metrics['num_tokens']} tokens, "
+        f"token accuracy {_pct(metrics['token_accuracy'])}%."
+    )
+    per_type = metrics["per_type"]
+    type_table = (
+        _table(
+            ["Type", "Gold", "Predicted", "Strict P", "Strict R", "Strict F1", "Partial P", "Partial R", "Partial F1"],
+            (
+                [name, str(scores["strict"]["possible"]), str(scores["strict"]["actual"]),
+                 *_prf(scores["strict"]), *_prf(scores["partial"])]
+                for name, scores in per_type.items()
+            ),
+        )
+        if per_type
+        else "No entities in the gold or the predictions."
+    )
+    count_table = _table(
+        ["Scheme", *(count.capitalize() for count in COUNTS), "P", "R", "F1"],
+        ([scheme, *(str(metrics[scheme][count]) for count in COUNTS), *_prf(metrics[scheme])] for scheme in SCHEMES),
+    )
+    return (
+        f"{summary}\n\n### {split}: per-type scores (%)\n\n{type_table}\n\n"
+        f"### {split}: SemEval counts\n\n{count_table}"
+    )
+
+
+def _strict_f1(metrics: dict, category: str) -> float | None:
+    """Strict F1 in percent, overall or for one length bin; None for a bin this entry does not have."""
+    if category == "overall":
+        return 100 * metrics["strict"]["f1"]
+    scores = metrics["by_length"].get(category)
+    return None if scores is None else 100 * scores["f1"]
+
+
+def plot_f1_by_length(results: dict[str, dict], path: str | Path) -> None:
+    """Grouped bar chart (PNG) of strict F1, overall and per length bin, one group per entry of ``results``.
+
+    Drawn on an Agg canvas directly: no pyplot, no display, no global backend switch.
+    """
+    bins = _bins(results)
+    categories = ["overall", *bins]
+    names = list(results)
+    width = 0.8 / len(categories)
+    figure = Figure(figsize=(max(6.0, 0.5 * len(names) * len(categories) + 2.0), 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    for offset, category in enumerate(categories):
+        values = [_strict_f1(metrics, category) for metrics in results.values()]
+        positions = [index + (offset - (len(categories) - 1) / 2) * width for index in range(len(names))]
+        label = category if category == "overall" else f"{category} token{'' if category == '1' else 's'}"
+        bars = axes.bar(positions, [math.nan if value is None else value for value in values], width, label=label)
+        axes.bar_label(bars, labels=["" if value is None else f"{value:.1f}" for value in values], fontsize=7, padding=2)
+    axes.set_xticks(range(len(names)), names)
+    axes.set_xlabel("Run")
+    axes.set_ylabel("Strict F1 (%)")
+    axes.set_ylim(0, 105)
+    axes.set_title("Strict entity F1, overall and by entity length")
+    axes.legend(title="Entities", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.savefig(Path(path), format="png", dpi=120)
