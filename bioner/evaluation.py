@@ -83,6 +83,15 @@ def headline(scores: dict) -> str:
     )
 
 
+def _plain(value) -> str:
+    """A metadata value as short Markdown text (dicts as ``key value`` pairs, lists comma-separated)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_plain(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    return f"{value:.4f}" if isinstance(value, float) and abs(value) < 1 else str(value)
+
+
 def write_outputs(
     output_dir: str | Path,
     scores_by_split: dict[str, dict],
@@ -101,9 +110,7 @@ def write_outputs(
     )
     for split, records in records_by_split.items():
         write_jsonl(records, output_dir / f"predictions_{split}.jsonl")
-    notes = "\n".join(
-        f"- {key}: {value}" for key, value in (meta or {}).items() if not isinstance(value, dict | list)
-    )
+    notes = "\n".join(f"- {key}: {_plain(value)}" for key, value in (meta or {}).items())
     (output_dir / "report.md").write_text(
         format_report(scores_by_split, title, notes=notes), encoding="utf-8"
     )
