@@ -42,8 +42,22 @@ _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 # Like the Hub's default .gitattributes: files matching these go through LFS.
 _GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
-    for pattern in ("*.arrow", "*.bin", "*.gz", "*.h5", "*.model", "*.msgpack", "*.npy", "*.onnx",
-                    "*.parquet", "*.pt", "*.pth", "*.safetensors", "*.tar", "*.zip")
+    for pattern in (
+        "*.arrow",
+        "*.bin",
+        "*.gz",
+        "*.h5",
+        "*.model",
+        "*.msgpack",
+        "*.npy",
+        "*.onnx",
+        "*.parquet",
+        "*.pt",
+        "*.pth",
+        "*.safetensors",
+        "*.tar",
+        "*.zip",
+    )
 ).encode()
 
 
@@ -189,7 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
             if err.error_code:
                 headers["X-Error-Code"] = err.error_code
             self._send(err.status, {"error": err.message, **err.extra}, headers)
-        except Exception as err:  # a request shape the fake does not expect: say so instead of dropping the line
+        except (
+            Exception
+        ) as err:  # a request shape the fake does not expect: say so instead of dropping the line
             # 400 rather than 500, which huggingface_hub would retry with back-off for a minute.
             self._send(400, {"error": f"fake hub could not handle {self.command} {self.path}: {err!r}"})
 
@@ -266,7 +282,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and rest[:1] in (["preupload"], ["commit"]) and len(rest) == 2:
             self._require_write()
             if rest[1] != "main":
-                raise HubError(404, f"fake hub: only 'main' accepts commits, not {rest[1]!r}", "RevisionNotFound")
+                raise HubError(
+                    404, f"fake hub: only 'main' accepts commits, not {rest[1]!r}", "RevisionNotFound"
+                )
             if rest[0] == "preupload":
                 return self._preupload(repo, json.loads(body))
             return self._commit_files(repo, body)
@@ -278,8 +296,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(401, "Invalid credentials in Authorization header")
         org = {"type": "org", "name": FAKE_ORG, "fullname": FAKE_ORG, "roleInOrg": "admin"}
         token = {"displayName": "fake", "role": "write"}
-        self._send(200, {"type": "user", "name": FAKE_USER, "fullname": FAKE_USER, "orgs": [org],
-                         "auth": {"type": "access_token", "accessToken": token}})
+        self._send(
+            200,
+            {
+                "type": "user",
+                "name": FAKE_USER,
+                "fullname": FAKE_USER,
+                "orgs": [org],
+                "auth": {"type": "access_token", "accessToken": token},
+            },
+        )
 
     def _create_repo(self, payload: dict) -> None:
         self._require_write()
@@ -301,11 +327,25 @@ class _Handler(BaseHTTPRequestHandler):
         for path, blob in sorted(commit.files.items()):
             sibling: dict = {"rfilename": path, "size": len(blob.data), "blobId": blob.oid}
             if blob.lfs:
-                sibling["lfs"] = {"sha256": blob.sha256, "size": len(blob.data), "pointerSize": len(blob.pointer)}
+                sibling["lfs"] = {
+                    "sha256": blob.sha256,
+                    "size": len(blob.data),
+                    "pointerSize": len(blob.pointer),
+                }
             siblings.append(sibling)
-        info = {"_id": commit.oid[:24], "id": repo.repo_id, "author": repo.repo_id.split("/")[0],
-                "sha": commit.oid, "lastModified": commit.date, "createdAt": repo.commits[0].date,
-                "private": repo.private, "gated": False, "disabled": False, "tags": [], "siblings": siblings}
+        info = {
+            "_id": commit.oid[:24],
+            "id": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": commit.oid,
+            "lastModified": commit.date,
+            "createdAt": repo.commits[0].date,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "tags": [],
+            "siblings": siblings,
+        }
         if repo.repo_type == "space":
             info["sdk"] = repo.sdk
         self._send(200, info)
@@ -318,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
         names: set[str] = set()
         for file_path in commit.files:
             if file_path.startswith(prefix):
-                segments = file_path[len(prefix):].split("/")
+                segments = file_path[len(prefix) :].split("/")
                 depth = len(segments) if recursive else 1
                 names.update(prefix + "/".join(segments[: i + 1]) for i in range(depth))
         self._send(200, [_entry(name, commit, expand=expand) for name in sorted(names)])
@@ -336,7 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
             current = repo.head.files.get(path)
             # The client skips files whose oid matches (sha256 for LFS, git sha1 otherwise), like on the Hub.
             oid = None if current is None else (current.sha256 if lfs else git_blob_oid(current.data))
-            files.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
+            files.append(
+                {"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+            )
         self._send(200, {"files": files})
 
     def _lfs_batch(self, repo_parts: list[str], payload: dict) -> None:
@@ -390,8 +432,15 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise HubError(422, f"fake hub: unsupported commit operation {key!r}")
         commit = repo.add_commit(title, files)
-        self._send(200, {"commitUrl": f"{self._url(repo)}/commit/{commit.oid}", "commitOid": commit.oid,
-                         "success": True, "pullRequestUrl": None})
+        self._send(
+            200,
+            {
+                "commitUrl": f"{self._url(repo)}/commit/{commit.oid}",
+                "commitOid": commit.oid,
+                "success": True,
+                "pullRequestUrl": None,
+            },
+        )
 
     def _resolve(self) -> None:
         parts, repo_type = self.parts, "model"
@@ -401,11 +450,15 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) < at + 3:
             raise HubError(404, f"fake hub: bad resolve url {self.path}")
         commit = self._commit(self._repo(repo_type, "/".join(parts[:at])), parts[at + 1])
-        path = "/".join(parts[at + 2:])
+        path = "/".join(parts[at + 2 :])
         if path not in commit.files:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound")
         blob = commit.files[path]
-        headers = {"ETag": f'"{blob.etag}"', "X-Repo-Commit": commit.oid, "Content-Type": "application/octet-stream"}
+        headers = {
+            "ETag": f'"{blob.etag}"',
+            "X-Repo-Commit": commit.oid,
+            "Content-Type": "application/octet-stream",
+        }
         self._send(200, blob.data, headers)
 
 
@@ -449,7 +502,9 @@ def serve(token: str = FAKE_TOKEN) -> Iterator[FakeHub]:
         hub.close()
 
 
-def hub_env(endpoint: str, home: str | os.PathLike[str] | None = None, token: str = FAKE_TOKEN) -> dict[str, str]:
+def hub_env(
+    endpoint: str, home: str | os.PathLike[str] | None = None, token: str = FAKE_TOKEN
+) -> dict[str, str]:
     """Environment for a subprocess that must talk to ``endpoint`` and nothing else.
 
     huggingface_hub, datasets and evaluate read these settings at import time, so they have to be in the

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+LABELS = ["O", "B-Chemical", "B-Disease", "I-Chemical", "I-Disease"]
+
+
+class ContextFreeTagger(torch.nn.Module):
+    """A fake token classifier whose logits depend on each token id alone, so windowing can't change them."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        torch.manual_seed(0)
+        self.table = torch.nn.Embedding(vocab_size, len(LABELS))
+        self.config = SimpleNamespace(id2label=dict(enumerate(LABELS)), num_labels=len(LABELS))
+
+    def forward(self, input_ids, attention_mask):
+        return SimpleNamespace(logits=self.table(input_ids))
 
 
 def build_tiny_bert(directory: Path, sentences, *, hidden: int = 32, seed: int = 0) -> Path:
@@ -15,7 +31,6 @@ def build_tiny_bert(directory: Path, sentences, *, hidden: int = 32, seed: int =
     Words are split so that some of them become several sub-words (``##`` pieces), which exercises the
     first-sub-word labelling.
     """
-    import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     words = sorted({w.lower() for tokens in sentences for w in tokens})

@@ -31,7 +31,9 @@ def corpus_text(sentences) -> list[str]:
     return [" ".join(tokens) for tokens in sentences]
 
 
-def build_tiny_roberta(directory: Path, sentences, *, vocab_size: int = 400, hidden: int = 32, seed: int = 0) -> Path:
+def build_tiny_roberta(
+    directory: Path, sentences, *, vocab_size: int = 400, hidden: int = 32, seed: int = 0
+) -> Path:
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
@@ -114,7 +116,9 @@ def deberta_v3_config(vocab_size: int, hidden: int = 32):
     )
 
 
-def build_tiny_deberta_v3(directory: Path, sentences, *, vocab_size: int = 400, hidden: int = 32, seed: int = 0) -> Path:
+def build_tiny_deberta_v3(
+    directory: Path, sentences, *, vocab_size: int = 400, hidden: int = 32, seed: int = 0
+) -> Path:
     import sentencepiece as spm
     import torch
     from transformers import DebertaV2Model, DebertaV2Tokenizer

@@ -1,29 +1,12 @@
 """Word alignment and windowing: every word gets exactly one prediction, whatever the maximum length."""
 
-from types import SimpleNamespace
-
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from bioner.encoder import IGNORE_INDEX, WordEncoder, label_features, plan_windows, tag_sentences
-
-LABELS = ["O", "B-Chemical", "B-Disease", "I-Chemical", "I-Disease"]
-
-
-class ContextFreeTagger(torch.nn.Module):
-    """Logits depend on each token id alone, so windowing must not change any prediction."""
-
-    def __init__(self, vocab_size: int):
-        super().__init__()
-        torch.manual_seed(0)
-        self.table = torch.nn.Embedding(vocab_size, len(LABELS))
-        self.config = SimpleNamespace(id2label=dict(enumerate(LABELS)), num_labels=len(LABELS))
-
-    def forward(self, input_ids, attention_mask):
-        return SimpleNamespace(logits=self.table(input_ids))
+from tests.fixtures_models import LABELS, ContextFreeTagger
 
 
 @settings(max_examples=300, deadline=None)

@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 METRIC_DIR = ROOT / "metrics" / "bio_ner"
 LABELS = ["O", "B-Chemical", "I-Chemical", "B-Disease"]
 RESULTS = {
-    "dev": {"strict": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3}, "partial": {"precision": 0.6, "recall": 0.3, "f1": 0.4}},
+    "dev": {
+        "strict": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3},
+        "partial": {"precision": 0.6, "recall": 0.3, "f1": 0.4},
+    },
     "test": {
         "strict": {"precision": 0.75, "recall": 0.6, "f1": 2 / 3},
         "exact": {"precision": 0.8, "recall": 0.64, "f1": 0.711},
@@ -71,7 +74,9 @@ def run_python(args: list[str], env: dict[str, str], check: bool = True) -> subp
         [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     if check and result.returncode != 0:
-        pytest.fail(f"{args[:3]} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        pytest.fail(
+            f"{args[:3]} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     return result
 
 
@@ -139,7 +144,11 @@ def test_push_metric_cli_then_evaluate_load_by_repo_id(fake_hub, tmp_path):
         out = run_python(["-m", "bioner.hub", "push-metric", f"testorg/{name}"], env)
         assert out.stdout.strip() == f"{fake_hub.endpoint}/spaces/testorg/{name}"
     assert fake_hub.store.get("testorg/bio_ner", "space").sdk == "gradio"
-    local = {p.relative_to(METRIC_DIR).as_posix() for p in METRIC_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    local = {
+        p.relative_to(METRIC_DIR).as_posix()
+        for p in METRIC_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert set(fake_hub.store.files("testorg/bio_ner", "space")) == local | {".gitattributes"}
     renamed = fake_hub.store.files("testorg/ner_f1", "space")
     assert renamed["ner_f1.py"] == (METRIC_DIR / "bio_ner.py").read_bytes()
@@ -164,12 +173,15 @@ print(json.dumps(scores))
 def demo_on_hub(tmp_path_factory):
     """A fake Hub holding testorg/demo, pushed twice with `push_dataset` (a re-push must keep the card)."""
     with serve() as hub:
-        code = BUILD_DATASET + f"""
+        code = (
+            BUILD_DATASET
+            + f"""
 from bioner.hub import push_dataset
 for _ in range(2):
     url = push_dataset(dsdict, "testorg/demo", {DATASET_CARD!r})
 print(url)
 """
+        )
         out = run_python(["-c", code], hub.env(tmp_path_factory.mktemp("pusher")))
         assert out.stdout.strip().splitlines()[-1] == f"{hub.endpoint}/datasets/testorg/demo"
         assert "Ignoring part of dataset_info" not in out.stderr  # the card's stale dataset_info was dropped
@@ -225,8 +237,13 @@ def tiny_ner_model(tmp_path) -> Path:
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=37, id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
     )
     torch.manual_seed(0)
     folder = tmp_path / "tiny-ner"
@@ -277,18 +294,28 @@ print(json.dumps({{"ids": enc["input_ids"].tolist(), "logits": model(**enc).logi
     index = ModelCard(hub_files["README.md"].decode()).data.to_dict()["model-index"][0]
     metrics = {(m["config"], m["type"]): m["value"] for m in index["results"][0]["metrics"]}
     assert index["name"] == "tiny-ner"
-    assert metrics == {("strict", "precision"): 0.75, ("strict", "recall"): 0.6,
-                       ("strict", "f1"): 0.6667, ("partial", "f1"): 0.7677}
+    assert metrics == {
+        ("strict", "precision"): 0.75,
+        ("strict", "recall"): 0.6,
+        ("strict", "f1"): 0.6667,
+        ("partial", "f1"): 0.7677,
+    }
 
 
 def test_model_card_metadata_and_body(tmp_path):
-    card = ModelCard(model_card(base_model="org/bert", dataset="org/bc5cdr", results=RESULTS, repo_id="org/ner"))
+    card = ModelCard(
+        model_card(base_model="org/bert", dataset="org/bc5cdr", results=RESULTS, repo_id="org/ner")
+    )
     data = card.data
     assert data.library_name == "transformers" and data.pipeline_tag == "token-classification"
     assert data.base_model == "org/bert" and data.datasets == ["org/bc5cdr"]
     assert data.tags == ["token-classification", "ner", "biomedical", "bioner"]
     result = data.eval_results[0]
-    assert (result.task_type, result.dataset_type, result.dataset_split) == ("token-classification", "org/bc5cdr", "test")
+    assert (result.task_type, result.dataset_type, result.dataset_split) == (
+        "token-classification",
+        "org/bc5cdr",
+        "test",
+    )
     assert "python evaluate_ner.py --model org/ner --dataset org/bc5cdr" in card.text
     assert "| test | strict | 0.7500 | 0.6000 | 0.6667 |" in card.text
     assert "| dev | partial | 0.6000 | 0.3000 | 0.4000 |" in card.text
@@ -324,7 +351,11 @@ def test_push_failure_is_one_clear_line(fake_hub, tmp_path, failure):
     metric_dir = tmp_path / "tiny_metric"
     metric_dir.mkdir()
     (metric_dir / "tiny_metric.py").write_text("")
-    result = run_python(["-m", "bioner.hub", "push-metric", "testorg/bio_ner", "--metric_dir", str(metric_dir)], env, check=False)
+    result = run_python(
+        ["-m", "bioner.hub", "push-metric", "testorg/bio_ner", "--metric_dir", str(metric_dir)],
+        env,
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()

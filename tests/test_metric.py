@@ -16,7 +16,18 @@ from seqeval.scheme import IOB2
 from metrics.bio_ner.scoring import SCHEMES, compute_ner_scores, extract_entities
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metrics" / "bio_ner"
-FIELDS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual", "precision", "recall", "f1")
+FIELDS = (
+    "correct",
+    "incorrect",
+    "partial",
+    "missed",
+    "spurious",
+    "possible",
+    "actual",
+    "precision",
+    "recall",
+    "f1",
+)
 TYPE_NAMES = ("Chemical", "Disease", "Gene")
 
 
@@ -64,7 +75,9 @@ def assert_same_as_nervaluate(ours: dict, oracle: dict) -> None:
         for scheme in SCHEMES:
             for field in FIELDS:
                 assert ours["per_type"][entity_type][scheme][field] == getattr(schemes[scheme], field), (
-                    entity_type, scheme, field,
+                    entity_type,
+                    scheme,
+                    field,
                 )
 
 
@@ -108,7 +121,9 @@ def test_strict_scores_equal_seqeval_default_lenient_mode_on_any_bio(corpus):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for key, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
-            assert strict[key] == pytest.approx(score(references, predictions, zero_division=0), abs=1e-12), key
+            assert strict[key] == pytest.approx(score(references, predictions, zero_division=0), abs=1e-12), (
+                key
+            )
 
 
 def test_one_token_overlap_needs_one_percent_of_the_gold_span_like_nervaluate():
@@ -126,7 +141,9 @@ def test_an_o_that_is_not_the_interned_string_is_still_outside():
 
     references = [["B-X", "I-X", "O", "B-Y"]]
     predictions = [["B-X", Tag("O"), Tag("O"), "I-Y"]]
-    assert compute_ner_scores(predictions, references) == compute_ner_scores([["B-X", "O", "O", "I-Y"]], references)
+    assert compute_ner_scores(predictions, references) == compute_ner_scores(
+        [["B-X", "O", "O", "I-Y"]], references
+    )
     assert extract_entities([Tag("O"), "I-X", Tag("O")]) == [("X", 1, 2)]
 
 
@@ -139,11 +156,21 @@ def test_an_o_that_is_not_the_interned_string_is_still_outside():
         # single-token prediction inside a 3-token gold entity
         (["B-X", "I-X", "I-X"], ["O", "B-X", "O"], {"incorrect": 1}, {"partial": 1}, (0.5, 0.5)),
         # two predictions overlapping one gold entity: one claims it, the other is spurious
-        (["B-X", "I-X", "I-X", "O"], ["B-X", "O", "B-X", "O"], {"incorrect": 1, "spurious": 1},
-         {"partial": 1, "spurious": 1}, (0.25, 0.5)),
+        (
+            ["B-X", "I-X", "I-X", "O"],
+            ["B-X", "O", "B-X", "O"],
+            {"incorrect": 1, "spurious": 1},
+            {"partial": 1, "spurious": 1},
+            (0.25, 0.5),
+        ),
         # one prediction spanning two gold entities: it claims the first, the second is missed
-        (["B-X", "O", "B-X"], ["B-X", "I-X", "I-X"], {"incorrect": 1, "missed": 1}, {"partial": 1, "missed": 1},
-         (0.5, 0.25)),
+        (
+            ["B-X", "O", "B-X"],
+            ["B-X", "I-X", "I-X"],
+            {"incorrect": 1, "missed": 1},
+            {"partial": 1, "missed": 1},
+            (0.5, 0.25),
+        ),
         # exact span, wrong type
         (["B-X", "I-X"], ["B-Y", "I-Y"], {"incorrect": 1}, {"correct": 1}, (1.0, 1.0)),
     ],
@@ -162,7 +189,11 @@ def test_per_type_reruns_each_type_alone_so_counts_do_not_add_up():
     assert results["strict"]["incorrect"] == 1
     assert results["per_type"]["X"]["strict"]["missed"] == 1
     assert results["per_type"]["Y"]["strict"]["spurious"] == 1
-    assert results["per_type"]["X"]["strict"]["incorrect"] == results["per_type"]["Y"]["strict"]["incorrect"] == 0
+    assert (
+        results["per_type"]["X"]["strict"]["incorrect"]
+        == results["per_type"]["Y"]["strict"]["incorrect"]
+        == 0
+    )
 
 
 def test_ent_type_breaks_ties_in_boundary_distance_by_reference_order():
@@ -172,7 +203,11 @@ def test_ent_type_breaks_ties_in_boundary_distance_by_reference_order():
     predictions = [["O", "B-X", "I-X", "I-X", "B-X"]]
     ours = compute_ner_scores(predictions, references)
     assert_same_as_nervaluate(ours, nervaluate(predictions, references))
-    assert (ours["ent_type"]["correct"], ours["ent_type"]["missed"], ours["ent_type"]["spurious"]) == (2, 0, 0)
+    assert (ours["ent_type"]["correct"], ours["ent_type"]["missed"], ours["ent_type"]["spurious"]) == (
+        2,
+        0,
+        0,
+    )
 
 
 def test_partial_gives_half_credit_across_sentences():
@@ -204,18 +239,60 @@ def test_extract_entities_lenient_reading(tags, entities):
 def test_by_length_uses_whole_sentence_strict_matching():
     by_length = compute_ner_scores([["B-X", "I-X", "I-X", "O"]], [["O", "B-X", "I-X", "O"]])["by_length"]
     assert list(by_length) == ["1", "2", "3+"]
-    assert by_length["1"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 0, "predicted": 0, "correct": 0}
-    assert by_length["2"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 1, "predicted": 0, "correct": 0}
-    assert by_length["3+"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 0, "predicted": 1, "correct": 0}
+    assert by_length["1"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "gold": 0,
+        "predicted": 0,
+        "correct": 0,
+    }
+    assert by_length["2"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "gold": 1,
+        "predicted": 0,
+        "correct": 0,
+    }
+    assert by_length["3+"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "gold": 0,
+        "predicted": 1,
+        "correct": 0,
+    }
 
 
 def test_by_length_precision_and_recall_per_bin():
     references = [["B-X", "O", "B-Y", "I-Y", "O", "B-X", "I-X", "I-X", "I-X"]]
     predictions = [["B-X", "O", "B-Y", "I-Y", "O", "B-X", "O", "B-X", "B-X"]]
     by_length = compute_ner_scores(predictions, references)["by_length"]
-    assert by_length["1"] == {"precision": 0.25, "recall": 1.0, "f1": 0.4, "gold": 1, "predicted": 4, "correct": 1}
-    assert by_length["2"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "gold": 1, "predicted": 1, "correct": 1}
-    assert by_length["3+"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 1, "predicted": 0, "correct": 0}
+    assert by_length["1"] == {
+        "precision": 0.25,
+        "recall": 1.0,
+        "f1": 0.4,
+        "gold": 1,
+        "predicted": 4,
+        "correct": 1,
+    }
+    assert by_length["2"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "gold": 1,
+        "predicted": 1,
+        "correct": 1,
+    }
+    assert by_length["3+"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "gold": 1,
+        "predicted": 0,
+        "correct": 0,
+    }
 
 
 def test_custom_length_bins():
@@ -312,10 +389,12 @@ REFERENCES = [["B-Chemical", "O", "B-Disease", "I-Disease", "O"], ["O", "B-Disea
 def test_evaluate_module_compute_equals_scoring_core(load_metric):
     metric = load_metric()
     assert type(metric).__name__ == "BioNer"
-    assert metric.compute(predictions=PREDICTIONS, references=REFERENCES) == compute_ner_scores(PREDICTIONS, REFERENCES)
-    assert metric.compute(predictions=PREDICTIONS, references=REFERENCES, length_bins=(1, 3)) == compute_ner_scores(
-        PREDICTIONS, REFERENCES, length_bins=(1, 3)
+    assert metric.compute(predictions=PREDICTIONS, references=REFERENCES) == compute_ner_scores(
+        PREDICTIONS, REFERENCES
     )
+    assert metric.compute(
+        predictions=PREDICTIONS, references=REFERENCES, length_bins=(1, 3)
+    ) == compute_ner_scores(PREDICTIONS, REFERENCES, length_bins=(1, 3))
 
 
 def test_evaluate_module_add_batch_then_compute(load_metric):

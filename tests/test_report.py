@@ -7,13 +7,30 @@ from metrics.bio_ner.scoring import compute_ner_scores
 
 # Gold: Chemical(0), Disease(2-3), Disease(5-7).  Predicted: Chemical(0) right, Disease(2-4) too long,
 # Disease(5-7) right, Chemical(9) spurious.
-REFERENCES = [["B-Chemical", "O", "B-Disease", "I-Disease", "O", "B-Disease", "I-Disease", "I-Disease", "O", "O"]]
-PREDICTIONS = [["B-Chemical", "O", "B-Disease", "I-Disease", "I-Disease", "B-Disease", "I-Disease", "I-Disease", "O",
-                "B-Chemical"]]
+REFERENCES = [
+    ["B-Chemical", "O", "B-Disease", "I-Disease", "O", "B-Disease", "I-Disease", "I-Disease", "O", "O"]
+]
+PREDICTIONS = [
+    [
+        "B-Chemical",
+        "O",
+        "B-Disease",
+        "I-Disease",
+        "I-Disease",
+        "B-Disease",
+        "I-Disease",
+        "I-Disease",
+        "O",
+        "B-Chemical",
+    ]
+]
 
 
 def results() -> dict[str, dict]:
-    return {"dev": compute_ner_scores(PREDICTIONS, REFERENCES), "test": compute_ner_scores(REFERENCES, REFERENCES)}
+    return {
+        "dev": compute_ner_scores(PREDICTIONS, REFERENCES),
+        "test": compute_ner_scores(REFERENCES, REFERENCES),
+    }
 
 
 def row(report: str, first_cells: str) -> str:
@@ -29,7 +46,10 @@ def test_report_has_table_iii_row_with_overall_and_by_length_scores():
         "| dev | 50.00 | 66.67 | 57.14 | 50.00 | 100.00 | 66.67 | 0.00 | 0.00 | 0.00 | 50.00 | 100.00 | 66.67 |"
     )
     assert "| test | 100.00 | 100.00 | 100.00 |" in report
-    assert "| Split | P | R | F1 | P (1) | R (1) | F1 (1) | P (2) | R (2) | F1 (2) | P (3+) | R (3+) | F1 (3+) |" in report
+    assert (
+        "| Split | P | R | F1 | P (1) | R (1) | F1 (1) | P (2) | R (2) | F1 (2) | P (3+) | R (3+) | F1 (3+) |"
+        in report
+    )
 
 
 def test_report_relaxed_per_type_counts_and_length_tables():

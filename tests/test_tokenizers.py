@@ -9,7 +9,6 @@ tokenizer's own special-token frame.
 
 import json
 import shutil
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -21,11 +20,18 @@ import train_encoder
 from bioner.encoder import IGNORE_INDEX, WordEncoder, label_features, tag_sentences
 from bioner.models import load_tokenizer
 from bioner.taggers import load_tagger
+from tests.fixtures_models import LABELS, ContextFreeTagger
 
-LABELS = ["O", "B-Chemical", "B-Disease", "I-Chemical", "I-Disease"]
 MODELS = ["tiny_bert", "tiny_roberta", "tiny_deberta_v3"]
-FRAME = {"tiny_bert": ("[CLS]", "[SEP]"), "tiny_roberta": ("<s>", "</s>"), "tiny_deberta_v3": ("[CLS]", "[SEP]")}
-WORD_START = {"tiny_roberta": "Ġ", "tiny_deberta_v3": "▁"}  # the space marker that opens a word's first sub-word
+FRAME = {
+    "tiny_bert": ("[CLS]", "[SEP]"),
+    "tiny_roberta": ("<s>", "</s>"),
+    "tiny_deberta_v3": ("[CLS]", "[SEP]"),
+}
+WORD_START = {
+    "tiny_roberta": "Ġ",
+    "tiny_deberta_v3": "▁",
+}  # the space marker that opens a word's first sub-word
 TRICKY = [
     ["IL-2", "and", "Ca2+", "signalling", "in", "naïve", "T", "cells", "."],
     ["5-HT", "activates", "β-catenin", "in", "Crohn's", "disease", "(", "CD", ")", "."],
@@ -65,14 +71,22 @@ def running_text(name, directory):
 def test_load_tokenizer_configures_each_family(model):
     name, directory = model
     tokenizer = load_tokenizer(str(directory))
-    kind = {"tiny_bert": "BertTokenizer", "tiny_roberta": "RobertaTokenizer", "tiny_deberta_v3": "DebertaV2Tokenizer"}
+    kind = {
+        "tiny_bert": "BertTokenizer",
+        "tiny_roberta": "RobertaTokenizer",
+        "tiny_deberta_v3": "DebertaV2Tokenizer",
+    }
     assert type(tokenizer).__name__ == kind[name]
     pre = tokenizer.backend_tokenizer.pre_tokenizer
     if name == "tiny_roberta":  # byte-level BPE: switched on by load_tokenizer
         assert tokenizer.add_prefix_space is True and pre.add_prefix_space is True
-    if name == "tiny_deberta_v3":  # SentencePiece: "▁" before every pre-split word by default, nothing to pass
+    if (
+        name == "tiny_deberta_v3"
+    ):  # SentencePiece: "▁" before every pre-split word by default, nothing to pass
         assert "prepend_scheme=always" in str(pre)
-    encoded = tokenizer([["IL-2", "naïve"], ["β-catenin"]], is_split_into_words=True, add_special_tokens=False)
+    encoded = tokenizer(
+        [["IL-2", "naïve"], ["β-catenin"]], is_split_into_words=True, add_special_tokens=False
+    )
     assert [encoded.word_ids(0)[0], encoded.word_ids(0)[-1], encoded.word_ids(1)[-1]] == [0, 1, 0]
 
 
@@ -85,7 +99,9 @@ def test_word_pieces_are_the_words_of_running_text(model, sentences):
     assert encoder.unknown_words == 0
     for words, word_pieces in zip(sentences[0], pieces, strict=True):
         assert word_pieces == [reference(word) for word in words], words
-        assert sum(word_pieces, []) == reference(" ".join(words))  # a word's pieces do not depend on its neighbours
+        assert sum(word_pieces, []) == reference(
+            " ".join(words)
+        )  # a word's pieces do not depend on its neighbours
         first = tokenizer.convert_ids_to_tokens([p[0] for p in word_pieces])
         if name in WORD_START:
             assert all(token.startswith(WORD_START[name]) for token in first), (words, first)
@@ -106,8 +122,13 @@ def test_windows_frame_words_and_label_first_subwords(model, sentences, max_leng
     for window, features in zip(windows, label_features(windows, tag_ids), strict=True):
         ids, labels = window.input_ids, features["labels"]
         assert len(ids) <= max_length
-        assert ids[: len(encoder.prefix)] == encoder.prefix and ids[len(ids) - len(encoder.suffix) :] == encoder.suffix
-        expected = encoder.prefix + sum(pieces[window.instance][window.start : window.end], []) + encoder.suffix
+        assert (
+            ids[: len(encoder.prefix)] == encoder.prefix
+            and ids[len(ids) - len(encoder.suffix) :] == encoder.suffix
+        )
+        expected = (
+            encoder.prefix + sum(pieces[window.instance][window.start : window.end], []) + encoder.suffix
+        )
         assert ids == expected
         if max_length == 512:  # one window per sentence: exactly what the tokenizer itself produces
             assert window.start == 0 and window.end == len(words[window.instance])
@@ -122,25 +143,15 @@ def test_windows_frame_words_and_label_first_subwords(model, sentences, max_leng
     assert (len(windows) > len(words)) == (max_length == 10)
 
 
-class ContextFreeTagger(torch.nn.Module):
-    """Logits depend on each token id alone, so windowing must not change any prediction."""
-
-    def __init__(self, vocab_size: int):
-        super().__init__()
-        torch.manual_seed(0)
-        self.table = torch.nn.Embedding(vocab_size, len(LABELS))
-        self.config = SimpleNamespace(id2label=dict(enumerate(LABELS)), num_labels=len(LABELS))
-
-    def forward(self, input_ids, attention_mask):
-        return SimpleNamespace(logits=self.table(input_ids))
-
-
 def test_tag_sentences_gives_one_valid_tag_per_word(model, sentences):
     name, directory = model
     tokenizer = load_tokenizer(str(directory))
     torch.manual_seed(0)
     classifier = AutoModelForTokenClassification.from_pretrained(
-        directory, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id={t: i for i, t in enumerate(LABELS)}
+        directory,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={t: i for i, t in enumerate(LABELS)},
     ).eval()
     words = sentences[0][:20] + sentences[0][-3:]
     for max_length in (512, 8):  # 8: a few words per window
@@ -170,28 +181,46 @@ def test_roberta_without_add_prefix_space_glues_words(tiny_roberta, sentences):
     flat_without = [p for sentence in without for word in sentence for p in word]
     flat_with = [p for sentence in with_space for word in sentence for p in word]
     assert not any(token.startswith("Ġ") for token in raw.convert_ids_to_tokens(flat_without))
-    assert len(flat_without) > len(flat_with)  # merges were learned on " word": glued words split into more pieces
-    differing = sum(a != b for s, t in zip(without, with_space, strict=True) for a, b in zip(s, t, strict=True))
+    assert len(flat_without) > len(
+        flat_with
+    )  # merges were learned on " word": glued words split into more pieces
+    differing = sum(
+        a != b for s, t in zip(without, with_space, strict=True) for a, b in zip(s, t, strict=True)
+    )
     assert differing == sum(len(s) for s in words)  # every single word is tokenized differently
 
 
 @pytest.mark.parametrize(
     ("tokenizer_class", "model_type"),
-    [("PreTrainedTokenizerFast", "roberta"), ("TokenizersBackend", "roberta"), ("RobertaTokenizer", "data2vec-text")],
+    [
+        ("PreTrainedTokenizerFast", "roberta"),
+        ("TokenizersBackend", "roberta"),
+        ("RobertaTokenizer", "data2vec-text"),
+    ],
 )
-def test_byte_level_prefix_space_whatever_the_tokenizer_class(tiny_roberta, sentences, tmp_path, tokenizer_class, model_type):
+def test_byte_level_prefix_space_whatever_the_tokenizer_class(
+    tiny_roberta, sentences, tmp_path, tokenizer_class, model_type
+):
     """A repo that ships only tokenizer.json loads as a generic class that ignores ``add_prefix_space=True``, and a
     RoBERTa-style model type outside the list gets no option: load_tokenizer fixes the byte-level backend itself."""
     for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):  # no vocab.json/merges.txt
         shutil.copy(tiny_roberta / name, tmp_path / name)
-    for name, key, value in (("tokenizer_config.json", "tokenizer_class", tokenizer_class), ("config.json", "model_type", model_type)):
+    for name, key, value in (
+        ("tokenizer_config.json", "tokenizer_class", tokenizer_class),
+        ("config.json", "model_type", model_type),
+    ):
         settings = json.loads((tmp_path / name).read_text())
         settings[key] = value
         (tmp_path / name).write_text(json.dumps(settings))
     tokenizer = load_tokenizer(str(tmp_path))
     words = sentences[0]
-    assert WordEncoder(tokenizer).word_pieces(words) == WordEncoder(load_tokenizer(str(tiny_roberta))).word_pieces(words)
-    assert load_tokenizer(str(tmp_path), add_prefix_space=False).backend_tokenizer.pre_tokenizer.add_prefix_space is False
+    assert WordEncoder(tokenizer).word_pieces(words) == WordEncoder(
+        load_tokenizer(str(tiny_roberta))
+    ).word_pieces(words)
+    assert (
+        load_tokenizer(str(tmp_path), add_prefix_space=False).backend_tokenizer.pre_tokenizer.add_prefix_space
+        is False
+    )
 
 
 def test_deberta_v3_hub_layout_with_only_spm_model_loads(tiny_deberta_v3, sentences, tmp_path):
@@ -203,15 +232,35 @@ def test_deberta_v3_hub_layout_with_only_spm_model_loads(tiny_deberta_v3, senten
     converted = load_tokenizer(str(tmp_path))
     saved = load_tokenizer(str(tiny_deberta_v3))
     assert WordEncoder(converted).word_pieces(sentences[0]) == WordEncoder(saved).word_pieces(sentences[0])
-    assert (WordEncoder(converted).prefix, WordEncoder(converted).suffix) == (WordEncoder(saved).prefix, WordEncoder(saved).suffix)
+    assert (WordEncoder(converted).prefix, WordEncoder(converted).suffix) == (
+        WordEncoder(saved).prefix,
+        WordEncoder(saved).suffix,
+    )
 
 
 @pytest.mark.parametrize("name", ["tiny_roberta", "tiny_deberta_v3"])
 def test_train_encoder_end_to_end(request, name, tmp_path):
     directory = request.getfixturevalue(name)
     args = ["--model_name_or_path", str(directory), "--dataset", "demo", "--output_dir", str(tmp_path)]
-    args += ["--max_train_samples", "64", "--max_eval_samples", "16", "--num_train_epochs", "1", "--learning_rate", "1e-3"]
-    args += ["--per_device_train_batch_size", "16", "--logging_steps", "1000", "--use_cpu", "--disable_tqdm", "true"]
+    args += [
+        "--max_train_samples",
+        "64",
+        "--max_eval_samples",
+        "16",
+        "--num_train_epochs",
+        "1",
+        "--learning_rate",
+        "1e-3",
+    ]
+    args += [
+        "--per_device_train_batch_size",
+        "16",
+        "--logging_steps",
+        "1000",
+        "--use_cpu",
+        "--disable_tqdm",
+        "true",
+    ]
     result = train_encoder.main(args)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert set(saved) == {"dev", "test", "meta"} and saved["test"] == result["scores"]["test"]
