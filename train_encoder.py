@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from datasets import Dataset
+from torch.utils.data import SequentialSampler
 from transformers import (
     DataCollatorForTokenClassification,
     EarlyStoppingCallback,
@@ -118,6 +119,17 @@ class EpochTimer(TrainerCallback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class WindowedTrainer(Trainer):
+    """A Trainer that evaluates in dataset order, even with ``--train_sampling_strategy group_by_length``.
+
+    ``DevScorer`` maps prediction rows back to windows by position; transformers would otherwise apply the
+    length-grouped (shuffling) sampler to evaluation too. The dev set is already sorted by length.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+
 class DevScorer:
     """``compute_metrics`` for windowed instances: merges windows back to words and scores whole sentences."""
 
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         for split in ("validation", "test")
     }
     timer = EpochTimer()
-    trainer = Trainer(
+    trainer = WindowedTrainer(
         model=model,
         args=training_args,
         train_dataset=train_features,

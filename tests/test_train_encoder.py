@@ -38,7 +38,18 @@ def tagged_subset(tmp_path_factory, demo_splits) -> Path:
 def trained_run(tmp_path_factory, tiny_bert) -> Path:
     output = tmp_path_factory.mktemp("run")
     args = ["--model_name_or_path", str(tiny_bert), "--dataset", "demo", "--output_dir", str(output)]
-    train_encoder.main(args + ["--num_train_epochs", "2", "--learning_rate", "1e-3", *FAST])
+    train_encoder.main(
+        args
+        + [
+            "--num_train_epochs",
+            "2",
+            "--learning_rate",
+            "1e-3",
+            "--train_sampling_strategy",
+            "group_by_length",
+            *FAST,
+        ]
+    )
     return output
 
 
