@@ -35,7 +35,7 @@ from transformers import (
 )
 
 from bioner.bio import DECODERS, decode_tags
-from bioner.data import label_names, load_ner_dataset
+from bioner.data import DataFormatError, label_names, load_ner_dataset
 from bioner.encoder import WordEncoder, label_features, merge_windows
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.models import (
@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(training_args.seed)
 
-    dataset = load_ner_dataset(data_args.dataset, data_args.data_dir, strict_bio=data_args.strict_bio)
+    try:
+        dataset = load_ner_dataset(data_args.dataset, data_args.data_dir, strict_bio=data_args.strict_bio)
+    except DataFormatError as error:
+        raise SystemExit(f"error: {error}") from None
     for split, limit in (
         ("train", data_args.max_train_samples),
         ("validation", data_args.max_eval_samples),

@@ -147,6 +147,32 @@ def test_bad_arguments_give_clear_errors(tiny_bert, tmp_path):
         train_encoder.main(
             ["--model_name_or_path", str(tiny_bert), "--bio_decoding", "beam", "--output_dir", str(tmp_path)]
         )
+    with pytest.raises(SystemExit, match=r"error: .*no_such_corpus"):
+        train_encoder.main(
+            [
+                "--model_name_or_path",
+                str(tiny_bert),
+                "--dataset",
+                "no_such_corpus",
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
+    bad_data = tmp_path / "bad_data"
+    bad_data.mkdir()
+    for split in ("train", "dev", "test"):
+        (bad_data / f"{split}.tsv").write_text("Aspirin\tB-Chemical\ncauses\tX-Disease\n\n")
+    with pytest.raises(SystemExit, match=r"train.tsv:2"):
+        train_encoder.main(
+            [
+                "--model_name_or_path",
+                str(tiny_bert),
+                "--dataset",
+                str(bad_data),
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
     with pytest.raises(SystemExit, match="exactly one of --model or --predictions"):
         evaluate_ner.main([])
     bad = tmp_path / "bad.jsonl"
