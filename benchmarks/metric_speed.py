@@ -21,25 +21,23 @@ from pathlib import Path
 
 from nervaluate import Evaluator
 
+from bioner.data import read_conll
 from metrics.bio_ner.scoring import SCHEMES, compute_ner_scores, extract_entities
 
 ROOT = Path(__file__).resolve().parents[1]
 ERRORS = ("shift", "type", "drop", "orphan", "spurious")
-FIELDS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual", "precision", "recall", "f1")
-
-
-def read_tags(path: Path) -> list[list[str]]:
-    """Tag column of a ``token<TAB>tag`` file whose sentences end with a blank line."""
-    sentences, current = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line:
-            current.append(line.split("\t")[1])
-        elif current:
-            sentences.append(current)
-            current = []
-    if current:
-        sentences.append(current)
-    return sentences
+FIELDS = (
+    "correct",
+    "incorrect",
+    "partial",
+    "missed",
+    "spurious",
+    "possible",
+    "actual",
+    "precision",
+    "recall",
+    "f1",
+)
 
 
 def perturb(gold: list[str], types: list[str], rng: random.Random, rate: float) -> tuple[list[str], int]:
@@ -73,8 +71,9 @@ def _add_spurious(tags: list[str], gold: list[str], types: list[str], rng: rando
         _write(tags, rng.choice(types), start, end)
 
 
-def _change(kind: str, entity_type: str, start: int, end: int, gold: list[str], types: list[str],
-            rng: random.Random) -> tuple[str, int, int]:
+def _change(
+    kind: str, entity_type: str, start: int, end: int, gold: list[str], types: list[str], rng: random.Random
+) -> tuple[str, int, int]:
     """The changed entity; an empty span means dropped.  Boundaries only grow into gold ``O`` tokens."""
     if kind == "type":
         return rng.choice([other for other in types if other != entity_type] or types), start, end
@@ -106,7 +105,9 @@ def check_agreement(ours: dict, oracle: dict) -> None:
         for field in FIELDS:
             expected = getattr(oracle["overall"][scheme], field)
             if ours[scheme][field] != expected:
-                raise AssertionError(f"{scheme}.{field}: ours {ours[scheme][field]!r}, nervaluate {expected!r}")
+                raise AssertionError(
+                    f"{scheme}.{field}: ours {ours[scheme][field]!r}, nervaluate {expected!r}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-ratio", type=float, default=10.0)
     args = parser.parse_args(argv)
 
-    gold = read_tags(args.data_dir / "bc5cdr" / "test.tsv")
+    gold = [tags for _, tags in read_conll(args.data_dir / "bc5cdr" / "test.tsv").sentences]
     types = sorted({tag[2:] for sentence in gold for tag in sentence if tag != "O"})
     rng = random.Random(args.seed)
     perturbed = [perturb(sentence, types, rng, args.touch) for sentence in gold]
@@ -137,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     (ours_s, ours), (oracle_s, oracle) = timings["ours"], timings["nervaluate"]
     check_agreement(ours, oracle)
     ratio = oracle_s / ours_s
-    print(f"BC5CDR test: {len(gold)} sentences, {sum(map(len, gold))} tokens, {entities} gold entities, "
-          f"{touched} entities changed or added ({touched / entities:.1%}), "
-          f"{sum(p != g for p, g in zip(predictions, gold, strict=True))} sentences differ")
-    print(f"strict F1 {ours['strict']['f1']:.4f}, partial F1 {ours['partial']['f1']:.4f} (both scorers agree)")
-    print(f"compute_ner_scores: {ours_s * 1000:.1f} ms   nervaluate 1.2.1: {oracle_s * 1000:.1f} ms   "
-          f"(best of {args.repeats})   speed-up: {ratio:.1f}x")
+    print(
+        f"BC5CDR test: {len(gold)} sentences, {sum(map(len, gold))} tokens, {entities} gold entities, "
+        f"{touched} entities changed or added ({touched / entities:.1%}), "
+        f"{sum(p != g for p, g in zip(predictions, gold, strict=True))} sentences differ"
+    )
+    print(
+        f"strict F1 {ours['strict']['f1']:.4f}, partial F1 {ours['partial']['f1']:.4f} (both scorers agree)"
+    )
+    print(
+        f"compute_ner_scores: {ours_s * 1000:.1f} ms   nervaluate 1.2.1: {oracle_s * 1000:.1f} ms   "
+        f"(best of {args.repeats})   speed-up: {ratio:.1f}x"
+    )
     if ratio < args.min_ratio:
         print(f"speed-up below {args.min_ratio}x", file=sys.stderr)
         return 1
