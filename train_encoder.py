@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
@@ -173,31 +174,25 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_args(argv)
-    if model_args.bio_decoding not in DECODERS:
-        raise SystemExit(f"--bio_decoding must be one of {DECODERS}, got {model_args.bio_decoding!r}")
-    if training_args.output_dir in (None, "trainer_output"):
-        training_args.output_dir = f"runs/encoder-{data_args.dataset.replace('/', '_')}-{model_args.model_name_or_path.replace('/', '_')}"
-    push_to_hub, training_args.push_to_hub = (
-        training_args.push_to_hub,
-        False,
-    )  # pushed once at the end, with a card
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    set_seed(training_args.seed)
-
+def load_data(data_args: DataArguments):
+    """The corpus as a DatasetDict (train/validation/test), optionally cut to its first instances."""
     try:
         dataset = load_ner_dataset(data_args.dataset, data_args.data_dir, strict_bio=data_args.strict_bio)
     except DataFormatError as error:
         raise SystemExit(f"error: {error}") from None
-    for split, limit in (
-        ("train", data_args.max_train_samples),
-        ("validation", data_args.max_eval_samples),
-        ("test", data_args.max_eval_samples),
-    ):
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_eval_samples,
+    }
+    for split, limit in limits.items():
         if limit is not None:
             dataset[split] = dataset[split].select(range(min(limit, len(dataset[split]))))
-    labels = label_names(dataset["train"])
+    return dataset
+
+
+def load_model(model_args: ModelArguments, labels: list[str]):
+    """Pre-trained encoder with a fresh token-classification head over ``labels``, and its tokenizer."""
     model_path = resolve_model_name(model_args.model_name_or_path)
     try:
         tokenizer = load_tokenizer(model_path)
@@ -210,15 +205,92 @@ def main(argv: list[str] | None = None) -> dict:
         )
     except ModelLoadError as error:
         raise SystemExit(str(error)) from None
+    return model, tokenizer
 
-    encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
-    _, train_features = windowed_dataset(encoder, dataset["train"])
-    dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)
+
+def evaluate_splits(
+    tagger: EncoderTagger, dataset, gold: dict[str, list[list[str]]]
+) -> tuple[dict, dict, dict]:
+    """Scores, prediction records and sentences/s for dev and test, predicted with the whole-sentence tagger."""
+    scores, records, speed = {}, {}, {}
+    for split, name in (("validation", "dev"), ("test", "test")):
+        predictions = tagger(dataset[split]["tokens"])
+        speed[name] = round(len(predictions) / tagger.last_seconds, 1)
+        scores[name] = compute_ner_scores(predictions, gold[split])
+        records[name] = predictions_records(
+            dataset[split]["id"], dataset[split]["tokens"], gold[split], predictions
+        )
+        logger.info("%s: %s", name, headline(scores[name]))
+    return scores, records, speed
+
+
+def strict_f1_by_decoding(tagger: EncoderTagger, dataset, gold: dict, scores: dict) -> dict[str, float]:
+    """Test strict F1 with BIO-valid (Viterbi) and with plain argmax decoding, side by side."""
+    chosen = tagger.decoding
+    other = "argmax" if chosen == "viterbi" else "viterbi"
+    tagger.decoding = other
+    other_f1 = compute_ner_scores(tagger(dataset["test"]["tokens"], progress=False), gold["test"])["strict"][
+        "f1"
+    ]
+    tagger.decoding = chosen
+    return {chosen: scores["test"]["strict"]["f1"], other: other_f1}
+
+
+def push_with_card(
+    training_args: TrainingArguments, model_name: str, dataset_name: str, scores: dict
+) -> None:
+    """Upload the final model once, with a model card whose model-index carries the test scores."""
+    from bioner.hub import model_card, push_model_folder
+
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
+    card = model_card(
+        base_model=base_model_id(model_name),
+        dataset=dataset_name,
+        results=scores,
+        model_type="encoder",
+        repo_id=repo_id,
+    )
+    url = push_model_folder(
+        training_args.output_dir,
+        repo_id,
+        card,
+        token=training_args.hub_token,
+        private=bool(training_args.hub_private_repo),
+    )
+    logger.info("pushed to %s", url)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_args(argv)
+    if model_args.bio_decoding not in DECODERS:
+        raise SystemExit(f"--bio_decoding must be one of {DECODERS}, got {model_args.bio_decoding!r}")
+    if training_args.output_dir in (None, "trainer_output"):
+        name = f"encoder-{data_args.dataset}-{model_args.model_name_or_path}".replace("/", "_")
+        training_args.output_dir = f"runs/{name}"
+    push_to_hub = training_args.push_to_hub
+    training_args.push_to_hub = (
+        False  # no checkpoint pushes during training: one push at the end, with a card
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(training_args.seed)
+
+    # Data: BIO-tagged instances; labels on each word's first sub-word, long instances windowed.
+    dataset = load_data(data_args)
+    labels = label_names(dataset["train"])
     gold = {
         split: [[labels[i] for i in tags] for tags in dataset[split]["ner_tags"]]
         for split in ("validation", "test")
     }
+    model, tokenizer = load_model(model_args, labels)
+    encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
+    _, train_features = windowed_dataset(encoder, dataset["train"])
+    dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)
+
+    # Training: Trainer with dev strict F1 after every epoch, early stopping, best checkpoint restored.
     timer = EpochTimer()
+    callbacks = [timer]
+    if training_args.load_best_model_at_end:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience))
     trainer = WindowedTrainer(
         model=model,
         args=training_args,
@@ -227,9 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
         compute_metrics=DevScorer(dev_windows, gold["validation"], labels, model_args.bio_decoding),
-        callbacks=[timer, EarlyStoppingCallback(early_stopping_patience=data_args.early_stopping_patience)]
-        if training_args.load_best_model_at_end
-        else [timer],
+        callbacks=callbacks,
     )
     logger.info(
         "world size %d, %d train windows, %d dev windows",
@@ -242,6 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not trainer.is_world_process_zero():
         return {}
 
+    # Evaluation: whole-sentence predictions on dev and test, SemEval scores, outputs (and the Hub).
     tagger = EncoderTagger(
         trainer.model.eval(),
         tokenizer,
@@ -250,65 +321,25 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.per_device_eval_batch_size,
         model_args.bio_decoding,
     )
-    scores, records, speed = {}, {}, {}
-    for split, name in (("validation", "dev"), ("test", "test")):
-        predictions = tagger(dataset[split]["tokens"])
-        speed[name] = len(predictions) / tagger.last_seconds
-        scores[name] = compute_ner_scores(predictions, gold[split])
-        records[name] = predictions_records(
-            dataset[split]["id"], dataset[split]["tokens"], gold[split], predictions
-        )
-        logger.info("%s: %s", name, headline(scores[name]))
-    other = "argmax" if model_args.bio_decoding == "viterbi" else "viterbi"
-    tagger.decoding = other
-    other_f1 = compute_ner_scores(tagger(dataset["test"]["tokens"], progress=False), gold["test"])["strict"][
-        "f1"
-    ]
+    scores, records, speed = evaluate_splits(tagger, dataset, gold)
     meta = {
         "model": model_args.model_name_or_path,
         "dataset": data_args.dataset,
         "bio_decoding": model_args.bio_decoding,
-        "test_strict_f1_by_decoding": {
-            model_args.bio_decoding: scores["test"]["strict"]["f1"],
-            other: other_f1,
-        },
+        "test_strict_f1_by_decoding": strict_f1_by_decoding(tagger, dataset, gold, scores),
         "world_size": training_args.world_size,
         "epochs_run": train_result.metrics.get("epoch"),
         "train_seconds": train_result.metrics.get("train_runtime"),
         "epoch_train_seconds": [round(s, 2) for s in timer.seconds],
-        "test_sentences_per_second": round(speed["test"], 1),
-        "dev_sentences_per_second": round(speed["dev"], 1),
+        "test_sentences_per_second": speed["test"],
+        "dev_sentences_per_second": speed["dev"],
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "max_seq_length": model_args.max_seq_length,
     }
-    write_outputs(
-        training_args.output_dir,
-        scores,
-        {"test": records["test"]},
-        f"{model_args.model_name_or_path} on {data_args.dataset}",
-        meta,
-    )
+    title = f"{model_args.model_name_or_path} on {data_args.dataset}"
+    write_outputs(training_args.output_dir, scores, {"test": records["test"]}, title, meta)
     if push_to_hub:
-        from bioner.hub import model_card, push_model_folder
-
-        repo_id = training_args.hub_model_id or training_args.output_dir.rstrip("/").split("/")[-1]
-        card = model_card(
-            base_model=base_model_id(model_args.model_name_or_path),
-            dataset=data_args.dataset,
-            results=scores,
-            model_type="encoder",
-            repo_id=repo_id,
-        )
-        logger.info(
-            "pushed to %s",
-            push_model_folder(
-                training_args.output_dir,
-                repo_id,
-                card,
-                token=training_args.hub_token,
-                private=bool(training_args.hub_private_repo),
-            ),
-        )
+        push_with_card(training_args, model_args.model_name_or_path, data_args.dataset, scores)
     return {"scores": scores, "meta": meta}
 
 
