@@ -9,6 +9,7 @@ and no learned transition weights.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -30,6 +31,11 @@ def allowed_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(start_ok[L], step_ok[L, L])`` where ``step_ok[i, j]`` says label ``j`` may follow label ``i``.
     """
+    return _allowed_transitions(tuple(labels))
+
+
+@lru_cache(maxsize=32)
+def _allowed_transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     parsed = [split_tag(label) for label in labels]
     start_ok = np.array([prefix != "I" for prefix, _ in parsed])
     step_ok = np.ones((len(labels), len(labels)), dtype=bool)
@@ -47,6 +53,9 @@ def viterbi_decode(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
     if num_words == 0:
         return []
     start_ok, step_ok = allowed_transitions(labels)
+    greedy = log_probs.argmax(axis=-1)
+    if start_ok[greedy[0]] and step_ok[greedy[:-1], greedy[1:]].all():
+        return greedy.tolist()  # the unconstrained best path is valid, hence also the best valid path
     penalty = np.where(step_ok, 0.0, -np.inf)
     score = np.where(start_ok, log_probs[0], -np.inf)
     backpointers = np.zeros((num_words, len(labels)), dtype=np.int64)

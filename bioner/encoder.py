@@ -143,6 +143,9 @@ def merge_windows(
     merged = [np.zeros((n, num_labels), dtype=np.float32) for n in lengths]
     best_context = [np.full(n, -1) for n in lengths]
     for window, scores in zip(windows, window_scores, strict=True):
+        if window.start == 0 and window.end == lengths[window.instance]:  # the whole instance in one window
+            merged[window.instance] = scores
+            continue
         for offset, word in enumerate(range(window.start, window.end)):
             context = min(word - window.start, window.end - 1 - word)
             if context > best_context[window.instance][word]:
