@@ -22,22 +22,11 @@ from pathlib import Path
 from nervaluate import Evaluator
 
 from bioner.data import read_conll
+from metrics.bio_ner.scoring import RESULT_FIELDS as FIELDS
 from metrics.bio_ner.scoring import SCHEMES, compute_ner_scores, extract_entities
 
 ROOT = Path(__file__).resolve().parents[1]
 ERRORS = ("shift", "type", "drop", "orphan", "spurious")
-FIELDS = (
-    "correct",
-    "incorrect",
-    "partial",
-    "missed",
-    "spurious",
-    "possible",
-    "actual",
-    "precision",
-    "recall",
-    "f1",
-)
 
 
 def perturb(gold: list[str], types: list[str], rng: random.Random, rate: float) -> tuple[list[str], int]:

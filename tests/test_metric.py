@@ -13,21 +13,10 @@ from nervaluate.loaders import ListLoader
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
+from metrics.bio_ner.scoring import RESULT_FIELDS as FIELDS
 from metrics.bio_ner.scoring import SCHEMES, compute_ner_scores, extract_entities
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metrics" / "bio_ner"
-FIELDS = (
-    "correct",
-    "incorrect",
-    "partial",
-    "missed",
-    "spurious",
-    "possible",
-    "actual",
-    "precision",
-    "recall",
-    "f1",
-)
 TYPE_NAMES = ("Chemical", "Disease", "Gene")
 
 

@@ -25,6 +25,19 @@ from collections.abc import Iterable, Sequence
 from itertools import compress, pairwise
 
 SCHEMES = ("strict", "exact", "partial", "ent_type")
+# The keys of each scheme's result: the SemEval counts, then the scores.
+RESULT_FIELDS = (
+    "correct",
+    "incorrect",
+    "partial",
+    "missed",
+    "spurious",
+    "possible",
+    "actual",
+    "precision",
+    "recall",
+    "f1",
+)
 
 Entity = tuple[str, int, int]
 # A reference entity that a prediction overlaps: (reference index, same type, same span, boundary distance).
@@ -153,12 +166,16 @@ def _check_shapes(predictions: Sequence[Sequence[str]], references: Sequence[Seq
     """Sentence lengths, once predictions and references are known to pair up."""
     for name, corpus in (("predictions", predictions), ("references", references)):
         if isinstance(corpus, str):
-            raise ValueError(f"{name} must be a list of tag sequences (one list of tags per sentence), not a string")
+            raise ValueError(
+                f"{name} must be a list of tag sequences (one list of tags per sentence), not a string"
+            )
         if any(issubclass(kind, str) for kind in set(map(type, corpus))):
             index = next(index for index, sentence in enumerate(corpus) if isinstance(sentence, str))
             raise ValueError(f"{name}[{index}] is a string; each sentence must be a list of tags")
     if len(predictions) != len(references):
-        raise ValueError(f"got {len(predictions)} predicted sentences but {len(references)} reference sentences")
+        raise ValueError(
+            f"got {len(predictions)} predicted sentences but {len(references)} reference sentences"
+        )
     if not references:
         raise ValueError("nothing to score: predictions and references are empty")
     lengths = list(map(len, references))
@@ -171,7 +188,9 @@ def _check_shapes(predictions: Sequence[Sequence[str]], references: Sequence[Seq
     return lengths
 
 
-def _check_tags(sentences: Sequence[Sequence[str]], name: str, only: Iterable[Sequence[str]] | None = None) -> None:
+def _check_tags(
+    sentences: Sequence[Sequence[str]], name: str, only: Iterable[Sequence[str]] | None = None
+) -> None:
     """Validate each distinct tag of ``only`` (default: all sentences) once; on failure, locate the first
     bad tag of ``sentences``, so ``only`` must hold every sentence that can contain one."""
     try:
@@ -183,7 +202,9 @@ def _check_tags(sentences: Sequence[Sequence[str]], name: str, only: Iterable[Se
     for index, sentence in enumerate(sentences):
         for position, tag in enumerate(sentence):
             if not _is_valid_tag(tag):
-                raise ValueError(f"invalid tag {tag!r} in {name}, sentence {index}, token {position}: {_TAG_HELP}")
+                raise ValueError(
+                    f"invalid tag {tag!r} in {name}, sentence {index}, token {position}: {_TAG_HELP}"
+                )
 
 
 def _links(gold: list[Entity], pred: list[Entity]) -> list[list[_Link]]:
@@ -287,14 +308,22 @@ def _scores(correct: int, incorrect: int, partial: int, missed: int, spurious: i
     recall = credit / possible if possible > 0 else 0.0
     f1 = 2 * (precision * recall) / (precision + recall) if (precision + recall) > 0 else 0.0
     return {
-        "precision": precision, "recall": recall, "f1": f1,
-        "correct": correct, "incorrect": incorrect, "partial": partial, "missed": missed, "spurious": spurious,
-        "possible": possible, "actual": actual,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "correct": correct,
+        "incorrect": incorrect,
+        "partial": partial,
+        "missed": missed,
+        "spurious": spurious,
+        "possible": possible,
+        "actual": actual,
     }
 
 
-def _four_schemes(outcomes: Counter, matchings: dict[str, str], agreed: int, gold: int, pred: int,
-                  *entity_type: str) -> dict:
+def _four_schemes(
+    outcomes: Counter, matchings: dict[str, str], agreed: int, gold: int, pred: int, *entity_type: str
+) -> dict:
     """The four schemes, overall or for one type, from the entities predicted exactly (``agreed``: correct in
     every scheme), the numbers of other reference and predicted entities, and the matching outcomes."""
     results = {}
@@ -312,11 +341,17 @@ def _four_schemes(outcomes: Counter, matchings: dict[str, str], agreed: int, gol
 
 def _scheme_results(agreed: list[Entity], gold: list[Entity], pred: list[Entity], outcomes: Counter) -> dict:
     """The four schemes overall, plus ``per_type``."""
-    agreed_types, gold_types, pred_types = (Counter(entity[0] for entity in group) for group in (agreed, gold, pred))
+    agreed_types, gold_types, pred_types = (
+        Counter(entity[0] for entity in group) for group in (agreed, gold, pred)
+    )
     results = _four_schemes(outcomes, _OVERALL, len(agreed), len(gold), len(pred))
     results["per_type"] = {
         entity_type: _four_schemes(
-            outcomes, _PER_TYPE, agreed_types[entity_type], gold_types[entity_type], pred_types[entity_type],
+            outcomes,
+            _PER_TYPE,
+            agreed_types[entity_type],
+            gold_types[entity_type],
+            pred_types[entity_type],
             entity_type,
         )
         for entity_type in sorted(agreed_types | gold_types | pred_types)
@@ -324,10 +359,12 @@ def _scheme_results(agreed: list[Entity], gold: list[Entity], pred: list[Entity]
     return results
 
 
-def _by_length(agreed: list[Entity], gold: list[Entity], pred: list[Entity], edges: list[int],
-               bin_names: list[str]) -> dict:
+def _by_length(
+    agreed: list[Entity], gold: list[Entity], pred: list[Entity], edges: list[int], bin_names: list[str]
+) -> dict:
     """Strict scores per length bin: recall over the reference entities of that length, precision over the
     predicted ones; only entities predicted exactly (``agreed``) are correct."""
+
     def per_bin(entities: list[Entity]) -> Counter[int]:
         binned: Counter[int] = Counter()
         for length, count in Counter([end - start for _, start, end in entities]).items():
@@ -342,7 +379,11 @@ def _by_length(agreed: list[Entity], gold: list[Entity], pred: list[Entity], edg
         recall = correct[index] / gold_counts[index] if gold_counts[index] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         results[name] = {
-            "precision": precision, "recall": recall, "f1": f1,
-            "gold": gold_counts[index], "predicted": pred_counts[index], "correct": correct[index],
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "gold": gold_counts[index],
+            "predicted": pred_counts[index],
+            "correct": correct[index],
         }
     return results
