@@ -90,29 +90,26 @@ def test_extract_entities_reads_like_nervaluate_list_loader(tags):
     assert extract_entities(tags) == expected
 
 
-@settings(max_examples=200, deadline=None)
-@given(corpora(valid=True))
-def test_strict_scores_equal_seqeval_strict_iob2_on_valid_sequences(corpus):
+def assert_strict_matches_seqeval(corpus, **seqeval_mode) -> None:
     predictions, references = corpus
     strict = compute_ner_scores(predictions, references)["strict"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for key, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
-            expected = score(references, predictions, mode="strict", scheme=IOB2, zero_division=0)
+            expected = score(references, predictions, zero_division=0, **seqeval_mode)
             assert strict[key] == pytest.approx(expected, abs=1e-12), key
+
+
+@settings(max_examples=200, deadline=None)
+@given(corpora(valid=True))
+def test_strict_scores_equal_seqeval_strict_iob2_on_valid_sequences(corpus):
+    assert_strict_matches_seqeval(corpus, mode="strict", scheme=IOB2)
 
 
 @settings(max_examples=200, deadline=None)
 @given(corpora())
 def test_strict_scores_equal_seqeval_default_lenient_mode_on_any_bio(corpus):
-    predictions, references = corpus
-    strict = compute_ner_scores(predictions, references)["strict"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for key, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
-            assert strict[key] == pytest.approx(score(references, predictions, zero_division=0), abs=1e-12), (
-                key
-            )
+    assert_strict_matches_seqeval(corpus)
 
 
 def test_one_token_overlap_needs_one_percent_of_the_gold_span_like_nervaluate():
