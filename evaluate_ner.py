@@ -4,6 +4,7 @@
     python evaluate_ner.py --model runs/bc5cdr-minilm --dataset bc5cdr --split test
     python evaluate_ner.py --model org/bc5cdr-biomedbert --dataset org/bc5cdr       # by Hub id
     python evaluate_ner.py --predictions runs/bc5cdr-minilm/predictions_test.jsonl   # no model needed
+    python evaluate_ner.py --model org/bc5cdr-mistral-qlora --dataset bc5cdr --decoding free --load_in_4bit
 
 Writes ``results.json``, ``predictions.jsonl``, ``report.md`` (Table III layout: overall and by entity length
 1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``.
@@ -15,10 +16,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import HfArgumentParser
 
 from bioner.bio import DECODERS
 from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.decoding import DECODING_MODES
 from bioner.evaluation import (
     PredictionsFileError,
     headline,
@@ -29,7 +32,7 @@ from bioner.evaluation import (
     write_outputs,
 )
 from bioner.models import ModelLoadError
-from bioner.taggers import load_tagger
+from bioner.taggers import DecoderTagger, load_tagger
 
 logger = logging.getLogger("evaluate_ner")
 SPLIT_ALIASES = {"dev": "validation", "devel": "validation", "valid": "validation"}
@@ -53,12 +56,28 @@ class EvaluationArguments:
         default=None, metadata={"help": "Where to write results (default: next to the input)."}
     )
     batch_size: int = field(default=64, metadata={"help": "Instances per forward pass."})
-    max_seq_length: int = field(
-        default=512, metadata={"help": "Sub-words per window; longer instances are windowed."}
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Tokens per window; longer instances are windowed (default: 512 for encoders, the length"
+            " a decoder was trained with)."
+        },
     )
     stride: int = field(default=128, metadata={"help": "Sub-words shared by consecutive windows."})
     bio_decoding: str = field(
-        default="viterbi", metadata={"help": f"How word scores become tags: {DECODERS}."}
+        default="viterbi", metadata={"help": f"Encoders: how word scores become tags: {DECODERS}."}
+    )
+    decoding: str = field(
+        default="constrained", metadata={"help": f"Decoder LLMs: {DECODING_MODES} (greedy either way)."}
+    )
+    load_in_4bit: bool = field(
+        default=False, metadata={"help": "Decoder LLMs: load the base model in 4-bit NF4."}
+    )
+    dtype: str | None = field(
+        default=None, metadata={"help": "Decoder LLMs: weights dtype (float32, bfloat16; default float32)."}
+    )
+    bf16: bool = field(
+        default=False, metadata={"help": "Decoder LLMs: run float32 weights under bfloat16 autocast."}
     )
 
 
@@ -78,6 +97,10 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
         stride=args.stride,
         batch_size=args.batch_size,
         decoding=args.bio_decoding,
+        llm_decoding=args.decoding,
+        dtype=args.dtype,
+        load_in_4bit=args.load_in_4bit,
+        autocast_dtype=torch.bfloat16 if args.bf16 else None,
     )
     unknown = sorted(set(labels) - set(tagger.labels))
     if unknown:
@@ -89,10 +112,14 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
         "dataset": args.dataset,
         "split": split,
         "instances": len(gold),
-        "bio_decoding": args.bio_decoding,
         "inference_seconds": round(tagger.last_seconds, 3),
         "sentences_per_second": round(len(gold) / tagger.last_seconds, 1),
     }
+    if isinstance(tagger, DecoderTagger):
+        meta.update({k: v for k, v in tagger.last_stats.items() if k != "forward_passes"})
+        meta["bf16_autocast"] = args.bf16
+    else:
+        meta["bio_decoding"] = args.bio_decoding
     return predictions_records(data["id"], data["tokens"], gold, predictions), meta
 
 

@@ -91,14 +91,19 @@ def push_metric_space(
         raise HubPublishError(f"{metric_dir} has no metric module {module.name}")
     space_name = repo_id.rsplit("/", 1)[-1]
     operations = [
-        CommitOperationAdd(path_in_repo=f"{space_name}.py" if path == module else rel, path_or_fileobj=str(path))
+        CommitOperationAdd(
+            path_in_repo=f"{space_name}.py" if path == module else rel, path_or_fileobj=str(path)
+        )
         for path, rel in _publishable_files(metric_dir)
     ]
     api = HfApi(token=token)
     with _hub_errors(f"publishing metric Space {repo_id}", api):
         url = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
         api.create_commit(
-            repo_id, operations=operations, repo_type="space", commit_message=f"Upload metric from {metric_dir.name}"
+            repo_id,
+            operations=operations,
+            repo_type="space",
+            commit_message=f"Upload metric from {metric_dir.name}",
         )
     return str(url)
 
@@ -122,7 +127,10 @@ def push_dataset(
     with _hub_errors(f"pushing dataset {repo_id}", api):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         api.upload_file(
-            path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset",
+            path_or_fileobj=card.encode(),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            repo_type="dataset",
             commit_message="Update dataset card",
         )
         dsdict.push_to_hub(repo_id, token=token, private=private)
@@ -179,18 +187,33 @@ def model_card(
     test = test if isinstance(test, Mapping) else {}
     eval_results = [
         EvalResult(
-            task_type="token-classification", task_name="Named Entity Recognition",
-            dataset_type=dataset_id, dataset_name=dataset_id, dataset_split="test",
-            metric_type=metric, metric_config=scheme, metric_value=round(float(test[scheme][metric]), 4),
+            task_type="token-classification",
+            task_name="Named Entity Recognition",
+            dataset_type=dataset_id,
+            dataset_name=dataset_id,
+            dataset_split="test",
+            metric_type=metric,
+            metric_config=scheme,
+            metric_value=round(float(test[scheme][metric]), 4),
             metric_name=f"{SCHEMES[scheme]} {'F1' if metric == 'f1' else metric}",
         )
-        for scheme, metric in [("strict", "precision"), ("strict", "recall"), ("strict", "f1"), ("partial", "f1")]
+        for scheme, metric in [
+            ("strict", "precision"),
+            ("strict", "recall"),
+            ("strict", "f1"),
+            ("partial", "f1"),
+        ]
         if isinstance(test.get(scheme), Mapping) and metric in test[scheme]
     ]
     data = ModelCardData(
-        base_model=base_model if _is_hub_id(base_model) else None, datasets=[dataset_id], library_name=library,
-        pipeline_tag=pipeline_tag, tags=TAGS, metrics=["precision", "recall", "f1"],
-        model_name=model_name if eval_results else None, eval_results=eval_results or None,
+        base_model=base_model if _is_hub_id(base_model) else None,
+        datasets=[dataset_id],
+        library_name=library,
+        pipeline_tag=pipeline_tag,
+        tags=TAGS,
+        metrics=["precision", "recall", "f1"],
+        model_name=model_name if eval_results else None,
+        eval_results=eval_results or None,
     )
     ref = repo_id or "<repo-id>"
     if model_type == "encoder":
@@ -200,11 +223,15 @@ def model_card(
             f'tagger = pipeline("token-classification", model="{ref}", aggregation_strategy="first")'
         )
     elif model_type == "adapter":
-        what = f"a LoRA adapter on {_link(base_model)}, trained with bioner to write one BIO tag per input word"
-        usage = f'from peft import AutoPeftModelForCausalLM\n\nmodel = AutoPeftModelForCausalLM.from_pretrained("{ref}")'
+        what = (
+            f"a LoRA adapter on {_link(base_model)}, trained with bioner to write one BIO tag per input word"
+        )
+        usage = _decoder_usage(ref)
     else:
-        what = f"a causal language model fine-tuned from {_link(base_model)} to write one BIO tag per input word"
-        usage = f'from transformers import AutoModelForCausalLM\n\nmodel = AutoModelForCausalLM.from_pretrained("{ref}")'
+        what = (
+            f"a causal language model fine-tuned from {_link(base_model)} to write one BIO tag per input word"
+        )
+        usage = _decoder_usage(ref)
     body = f"""
 # {model_name}
 
@@ -231,6 +258,16 @@ python evaluate_ner.py --model {ref} --dataset {dataset}
     if extra:
         body += f"\n{extra.strip()}\n"
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _decoder_usage(ref: str) -> str:
+    """Decoders need bioner: it rebuilds the prompt, the tag tokens and the decoding from bioner_decoder.json."""
+    return (
+        "# pip install -r requirements.txt from the bioner repository\n"
+        "from bioner.taggers import load_tagger\n\n"
+        f'tagger = load_tagger("{ref}", decoding="constrained")  # or "free"\n'
+        'print(tagger([["Cisplatin", "induced", "nephrotoxicity", "."]]))'
+    )
 
 
 def push_model_folder(

@@ -53,12 +53,18 @@ def format_report(results: dict[str, dict], title: str, notes: str = "") -> str:
         "## Strict entity-level scores (%), overall and by entity length in tokens\n\n"
         + _table(
             ["Split", "P", "R", "F1"] + [f"{label} ({name})" for name in bins for label in ("P", "R", "F1")],
-            ([split, *_prf(metrics["strict"]), *_length_cells(metrics, bins)] for split, metrics in results.items()),
+            (
+                [split, *_prf(metrics["strict"]), *_length_cells(metrics, bins)]
+                for split, metrics in results.items()
+            ),
         )
     )
     sections.append(
         "## Relaxed scores (%) (SemEval partial: any overlap, half credit for inexact boundaries)\n\n"
-        + _table(["Split", "P", "R", "F1"], ([split, *_prf(metrics["partial"])] for split, metrics in results.items()))
+        + _table(
+            ["Split", "P", "R", "F1"],
+            ([split, *_prf(metrics["partial"])] for split, metrics in results.items()),
+        )
     )
     sections.append(
         "## Entity counts by length\n\n"
@@ -85,10 +91,25 @@ def _split_details(split: str, metrics: dict) -> str:
     per_type = metrics["per_type"]
     type_table = (
         _table(
-            ["Type", "Gold", "Predicted", "Strict P", "Strict R", "Strict F1", "Partial P", "Partial R", "Partial F1"],
+            [
+                "Type",
+                "Gold",
+                "Predicted",
+                "Strict P",
+                "Strict R",
+                "Strict F1",
+                "Partial P",
+                "Partial R",
+                "Partial F1",
+            ],
             (
-                [name, str(scores["strict"]["possible"]), str(scores["strict"]["actual"]),
-                 *_prf(scores["strict"]), *_prf(scores["partial"])]
+                [
+                    name,
+                    str(scores["strict"]["possible"]),
+                    str(scores["strict"]["actual"]),
+                    *_prf(scores["strict"]),
+                    *_prf(scores["partial"]),
+                ]
                 for name, scores in per_type.items()
             ),
         )
@@ -97,7 +118,10 @@ def _split_details(split: str, metrics: dict) -> str:
     )
     count_table = _table(
         ["Scheme", *(count.capitalize() for count in COUNTS), "P", "R", "F1"],
-        ([scheme, *(str(metrics[scheme][count]) for count in COUNTS), *_prf(metrics[scheme])] for scheme in SCHEMES),
+        (
+            [scheme, *(str(metrics[scheme][count]) for count in COUNTS), *_prf(metrics[scheme])]
+            for scheme in SCHEMES
+        ),
     )
     return (
         f"{summary}\n\n### {split}: per-type scores (%)\n\n{type_table}\n\n"
@@ -129,8 +153,12 @@ def plot_f1_by_length(results: dict[str, dict], path: str | Path) -> None:
         values = [_strict_f1(metrics, category) for metrics in results.values()]
         positions = [index + (offset - (len(categories) - 1) / 2) * width for index in range(len(names))]
         label = category if category == "overall" else f"{category} token{'' if category == '1' else 's'}"
-        bars = axes.bar(positions, [math.nan if value is None else value for value in values], width, label=label)
-        axes.bar_label(bars, labels=["" if value is None else f"{value:.1f}" for value in values], fontsize=7, padding=2)
+        bars = axes.bar(
+            positions, [math.nan if value is None else value for value in values], width, label=label
+        )
+        axes.bar_label(
+            bars, labels=["" if value is None else f"{value:.1f}" for value in values], fontsize=7, padding=2
+        )
     axes.set_xticks(range(len(names)), names)
     axes.set_xlabel("Run")
     axes.set_ylabel("Strict F1 (%)")

@@ -1,7 +1,7 @@
 """Taggers: anything that maps pre-tokenized sentences to one BIO tag per word.
 
 ``evaluate_ner.py`` and the training scripts score every model through this one interface, so encoders and
-(later) decoder adapters share a single evaluation path.
+decoder LLMs (full models or adapters, local or on the Hub) share a single evaluation path.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bioner.bio import DECODERS
+from bioner.decoding import make_decoder
 from bioner.encoder import tag_sentences
+from bioner.llm import is_decoder_model, load_trained_decoder
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
+from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
 
 
 @dataclass
@@ -50,15 +54,113 @@ class EncoderTagger:
         return tags
 
 
-def _is_peft_adapter(name_or_path: str) -> bool:
-    return (Path(name_or_path) / "adapter_config.json").is_file()
+@dataclass
+class DecoderTagger:
+    """A decoder LLM trained by ``train_decoder.py`` (full model or adapter), prompted for one tag per word.
+
+    Instances whose prompt and answer could exceed ``max_length`` tokens (default: the model's context length)
+    are split into consecutive windows of words, each decoded on its own; an ``I-X`` that would open a window after a non-entity is read as ``B-X``
+    (counted in ``last_stats``).
+    """
+
+    model: object
+    tokenizer: object
+    prompt_format: PromptFormat
+    decoding: str = "constrained"
+    batch_size: int = 8
+    max_length: int | None = None
+    autocast_dtype: object = None
+    last_seconds: float = field(default=0.0, init=False)
+    last_stats: dict = field(default_factory=dict, init=False)
+
+    def __post_init__(self):
+        self.answers = AnswerTokenizer(self.tokenizer, self.prompt_format)
+        self.max_length = self.max_length or _context_length(self.model)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.prompt_format.labels)
+
+    def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
+        """Tags per word; ``last_seconds`` is inference time, ``last_stats`` forward passes and alignment."""
+        decoder = make_decoder(self.decoding, self.model, self.answers, self.batch_size, self.autocast_dtype)
+        spans = [self._windows(words) for words in sentences]
+        pieces = [list(sentences[i][a:b]) for i, windows in enumerate(spans) for a, b in windows]
+        start = time.perf_counter()
+        output = decoder(pieces, progress=progress)
+        self.last_seconds = time.perf_counter() - start
+        tags, passes, repairs, cursor = [], [], 0, 0
+        for windows in spans:
+            joined: list[str] = []
+            for _ in windows:
+                piece_tags = output.tags[cursor]
+                if (
+                    joined
+                    and piece_tags
+                    and piece_tags[0].startswith("I-")
+                    and joined[-1][2:] != piece_tags[0][2:]
+                ):
+                    piece_tags = ["B-" + piece_tags[0][2:], *piece_tags[1:]]
+                    repairs += 1
+                joined += piece_tags
+                cursor += 1
+            tags.append(joined)
+            passes.append(sum(output.forward_passes[cursor - len(windows) : cursor]))
+        self.last_stats = {
+            "decoding": self.decoding,
+            "forward_passes_per_instance": round(sum(passes) / max(len(passes), 1), 2),
+            "forward_passes": passes,
+            "generated_tokens_per_instance": round(sum(output.generated_tokens) / max(len(sentences), 1), 2),
+            "windowed_instances": sum(len(w) > 1 for w in spans),
+            "window_boundary_repairs": repairs,
+            "alignment": output.alignment,
+        }
+        return tags
+
+    def _windows(self, words: Sequence[str]) -> list[tuple[int, int]]:
+        """Word spans whose prompt + answer fit ``max_length`` (one span when the instance fits)."""
+        longest_tag = max(len(ids) for ids in self.answers.tag_ids.values())
+        pieces = self.answers.word_ids(words)
+        fixed = len(self.answers.final_ids())
+        answer = sum(len(piece) + longest_tag for piece in pieces) + fixed
+        if len(self.answers.prompt_ids(words)) + answer <= self.max_length:
+            return [(0, len(words))]
+        # Too long: split greedily, counting each word twice (prompt and answer) -- a safe over-estimate.
+        budget = self.max_length - len(self.answers.prompt_ids([])) - fixed
+        windows, start, used = [], 0, 0
+        for index, piece in enumerate(pieces):
+            cost = 2 * len(piece) + longest_tag
+            if used + cost > budget and index > start:
+                windows.append((start, index))
+                start, used = index, 0
+            used += cost
+        windows.append((start, len(words)))
+        return windows
 
 
-def load_tagger(name_or_path: str, **options) -> EncoderTagger:
-    """Load a trained model as a tagger; ``options`` are the tagger's fields (max_length, decoding, ...)."""
+def _context_length(model) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "max_position_embeddings", None) or 2048)
+
+
+def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
+    """Load a trained model as a tagger; ``options`` are the tagger's fields (max_length, decoding, ...).
+
+    Decoders (a ``train_decoder.py`` output dir or Hub repo, adapter or full model) accept ``decoding``
+    (constrained/free; ``llm_decoding`` overrides it so one call can carry both kinds' choice),
+    ``batch_size``, ``max_length``, ``dtype``, ``load_in_4bit`` and ``autocast_dtype``; encoders take the
+    ``EncoderTagger`` fields (``decoding`` is their viterbi/argmax choice).
+    """
     path = resolve_model_name(name_or_path)
-    if _is_peft_adapter(path):
-        raise ModelLoadError(f"'{name_or_path}' is a PEFT adapter; decoder adapters are not supported yet.")
+    llm_decoding = options.pop("llm_decoding", None)
+    if is_decoder_model(path) or _is_hub_decoder(path):
+        if llm_decoding is not None:
+            options["decoding"] = llm_decoding
+        return _load_decoder_tagger(path, options)
+    for key in ("dtype", "load_in_4bit", "autocast_dtype"):
+        options.pop(key, None)
+    if options.get("max_length") is None:
+        options["max_length"] = 512
     model = load_token_classifier(path)
     if not getattr(model.config, "id2label", None) or _has_default_labels(model.config.id2label):
         raise ModelLoadError(
@@ -67,6 +169,30 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger:
         )
     model.eval()
     return EncoderTagger(model=model, tokenizer=load_tokenizer(path), **options)
+
+
+def _is_hub_decoder(name: str) -> bool:
+    """Whether a Hub repo (not a local path) holds a bioner decoder."""
+    if Path(name).exists() or name.count("/") != 1:
+        return False
+    from huggingface_hub import file_exists
+
+    try:
+        return file_exists(name, FORMAT_FILE)
+    except Exception:  # noqa: BLE001 - offline or unknown repo: let the encoder path report it
+        return False
+
+
+def _load_decoder_tagger(path: str, options: dict) -> DecoderTagger:
+    decoding = options.pop("decoding", "constrained")
+    if decoding in DECODERS:  # an encoder-only choice (viterbi/argmax) passed by a generic caller
+        decoding = "constrained"
+    model, tokenizer, prompt_format = load_trained_decoder(
+        path, dtype=options.pop("dtype", None), load_in_4bit=options.pop("load_in_4bit", False)
+    )
+    for key in ("stride",):
+        options.pop(key, None)
+    return DecoderTagger(model, tokenizer, prompt_format, decoding=decoding, **options)
 
 
 def _has_default_labels(id2label: dict) -> bool:

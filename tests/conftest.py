@@ -1,1 +1,7 @@
-pytest_plugins = ["tests.fakehub", "tests.fixtures_models", "tests.fixtures_tokenizers"]
+pytest_plugins = [
+    "tests.fakehub",
+    "tests.fixtures_models",
+    "tests.fixtures_tokenizers",
+    "tests.fixtures_decoders",
+    "tests.fixtures_llm",
+]
