@@ -133,6 +133,7 @@ def test_training_outputs_and_evaluate_ner_agree(overfit_run, tmp_path):
         ("tags", "tiny_llama", False),
         ("paper", "tiny_llama_untied", False),
         ("tags", "tiny_llama_untied", True),
+        ("paper", "tiny_llama", True),
     ],
 )
 def test_lora_steps_train_adapter_and_tag_rows(output_format, fixture, four_bit, tmp_path, request):
@@ -176,6 +177,27 @@ def test_lora_steps_train_adapter_and_tag_rows(output_format, fixture, four_bit,
     tagger = load_tagger(str(tmp_path), load_in_4bit=four_bit)
     records = [json.loads(line) for line in (tmp_path / "predictions_test.jsonl").read_text().splitlines()]
     assert tagger([r["tokens"] for r in records], progress=False) == [r["pred"] for r in records]
+
+
+def test_dev_loss_each_epoch_with_best_checkpoint_restored(tiny_llama, tmp_path):
+    """The seed's schedule in miniature: evaluation and checkpoint every epoch, best adapter restored and saved."""
+    result = train_decoder.main(
+        ["--dataset", "demo", "--disable_tqdm", "true", "--model_name_or_path", str(tiny_llama),
+         "--output_dir", str(tmp_path), "--lora_r", "8", "--learning_rate", "1e-2", "--num_train_epochs", "2",
+         "--max_train_samples", "8", "--max_eval_samples", "4", "--effective_batch_size", "8"]
+    )  # fmt: skip
+    meta = result["meta"]
+    assert meta["epochs_run"] == 2 and meta["best_checkpoint"] is not None
+    assert Path(meta["best_checkpoint"]).parent == tmp_path
+    history = json.loads((Path(meta["best_checkpoint"]) / "trainer_state.json").read_text())["log_history"]
+    assert any("eval_loss" in entry for entry in history)
+    assert (tmp_path / "adapter_model.safetensors").is_file()
+
+
+def test_unavailable_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit, match="mistralai/Mistral-7B-Instruct-v0.3.*offline"):
+        train_decoder.main([*FAST, "--output_dir", str(tmp_path), "--max_steps", "1"])
 
 
 def test_4bit_model_is_quantized(tiny_llama):
