@@ -374,12 +374,16 @@ def main(argv: list[str] | None = None) -> dict:
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     train_seconds = time.perf_counter() - start
     trainer.save_model()
+    fsdp = trainer.is_fsdp_enabled
+    # Under FSDP the weights are sharded: every rank must take part in gathering them.
+    full_state = trainer.accelerator.get_state_dict(trainer.model) if fsdp and model_args.use_peft else None
     if not trainer.is_world_process_zero():
         return {}
-    if (
-        model_args.use_peft
-    ):  # the tag rows and LoRA weights only; loading re-creates the resized base matrices
-        trainer.model.save_pretrained(training_args.output_dir, save_embedding_layers=False)
+    if model_args.use_peft:
+        # Only the tag rows and LoRA weights: loading re-creates the resized base matrices deterministically.
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(
+            training_args.output_dir, state_dict=full_state, save_embedding_layers=False
+        )
     tokenizer.save_pretrained(training_args.output_dir)
     prompt_format.save(training_args.output_dir)
 
@@ -403,7 +407,15 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_gb": peak_memory_gb(),
         "best_checkpoint": trainer.state.best_model_checkpoint,
     }
-    if not data_args.evaluate:
+    if fsdp and data_args.evaluate:
+        logger.warning(
+            "FSDP keeps the model sharded, so dev/test are not decoded here; score the saved model with\n"
+            "  python evaluate_ner.py --model %s --dataset %s --decoding %s",
+            training_args.output_dir,
+            data_args.dataset,
+            data_args.decoding,
+        )
+    if fsdp or not data_args.evaluate:
         return {"scores": {}, "meta": meta}
 
     # Evaluation: decode dev and test (greedy; constrained by default), score, write outputs (and the Hub).
