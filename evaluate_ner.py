@@ -70,11 +70,13 @@ class EvaluationArguments:
     decoding: str = field(
         default="constrained", metadata={"help": f"Decoder LLMs: {DECODING_MODES} (greedy either way)."}
     )
-    load_in_4bit: bool = field(
-        default=False, metadata={"help": "Decoder LLMs: load the base model in 4-bit NF4."}
+    load_in_4bit: bool | None = field(
+        default=None,
+        metadata={"help": "Decoder LLMs: load the base model in 4-bit NF4 (default: as in training)."},
     )
     dtype: str | None = field(
-        default=None, metadata={"help": "Decoder LLMs: weights dtype (float32, bfloat16; default float32)."}
+        default=None,
+        metadata={"help": "Decoder LLMs: weights dtype (float32, bfloat16; default: as in training)."},
     )
     bf16: bool = field(
         default=False, metadata={"help": "Decoder LLMs: run float32 weights under bfloat16 autocast."}

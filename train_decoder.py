@@ -159,6 +159,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfig,
         raise SystemExit(f"--decoding must be one of {DECODING_MODES}, got {data_args.decoding!r}")
     if data_args.output_format not in OUTPUT_FORMATS:
         raise SystemExit(f"--output_format must be one of {OUTPUT_FORMATS}, got {data_args.output_format!r}")
+    if model_args.load_in_4bit and not model_args.use_peft:
+        if _given("--load_in_4bit", argv):
+            raise SystemExit(
+                "error: --load_in_4bit needs --use_peft true (a 4-bit model cannot be fine-tuned fully)"
+            )
+        model_args.load_in_4bit = False  # the CUDA default applies to (Q)LoRA only
     if model_args.dtype is None:  # 4-bit: bf16 compute (the seed); otherwise fp32 weights under bf16 autocast
         model_args.dtype = "bfloat16" if model_args.load_in_4bit else "float32"
     if training_args.output_dir in (None, "trainer_output"):
@@ -168,6 +174,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfig,
         per_step = training_args.per_device_train_batch_size * training_args.world_size
         training_args.gradient_accumulation_steps = max(1, round(data_args.effective_batch_size / per_step))
     return data_args, training_args, model_args
+
+
+def _given(flag: str, argv: list[str] | None) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in (sys.argv[1:] if argv is None else argv))
 
 
 def load_data(data_args: DataArguments):
@@ -334,7 +344,11 @@ def main(argv: list[str] | None = None) -> dict:
     train_data, train_stats = tokenized_split(dataset["train"], labels, answers, limit, "train")
     dev_data, dev_stats = tokenized_split(dataset["validation"], labels, answers, limit, "dev")
     training_args.max_length = max(train_stats["longest"], dev_stats["longest"])  # from the data, capped
-    prompt_format.extra["max_length"] = training_args.max_length
+    prompt_format.extra.update(
+        max_length=training_args.max_length,
+        load_in_4bit=bool(model_args.load_in_4bit),
+        dtype=model_args.dtype,
+    )
     logger.info(
         "%d train / %d dev examples, longest %d tokens (cap %d), %d tag tokens added, format %s",
         len(train_data),

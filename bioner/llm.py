@@ -226,11 +226,12 @@ def is_decoder_model(name_or_path: str) -> bool:
     return Path(name_or_path).is_dir() and (Path(name_or_path) / FORMAT_FILE).is_file()
 
 
-def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4bit: bool = False):
+def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4bit: bool | None = None):
     """``(model, tokenizer, prompt_format)`` of a model trained by ``train_decoder.py`` (adapter or full).
 
     An adapter's base model is read from its ``adapter_config.json``; its embeddings are resized to the saved
-    tokenizer (the tag tokens) before the adapter is applied.
+    tokenizer (the tag tokens) before the adapter is applied. ``dtype`` and ``load_in_4bit`` default to what
+    training used (recorded in ``bioner_decoder.json``), so scores reproduce without extra flags.
     """
     directory = local_model_dir(name_or_path)
     if not (directory / FORMAT_FILE).is_file():
@@ -238,6 +239,9 @@ def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4b
             f"'{name_or_path}' has no {FORMAT_FILE}; pass a model trained with train_decoder.py"
         )
     prompt_format = PromptFormat.load(directory)
+    if load_in_4bit is None:
+        load_in_4bit = bool(prompt_format.extra.get("load_in_4bit", False))
+    dtype = dtype or prompt_format.extra.get("dtype")
     tokenizer = load_decoder_tokenizer(str(directory))
     model_args = _inference_model_args(dtype, load_in_4bit)
     if is_adapter_dir(directory):

@@ -188,7 +188,7 @@ def _load_decoder_tagger(path: str, options: dict) -> DecoderTagger:
     if decoding in DECODERS:  # an encoder-only choice (viterbi/argmax) passed by a generic caller
         decoding = "constrained"
     model, tokenizer, prompt_format = load_trained_decoder(
-        path, dtype=options.pop("dtype", None), load_in_4bit=options.pop("load_in_4bit", False)
+        path, dtype=options.pop("dtype", None), load_in_4bit=options.pop("load_in_4bit", None)
     )
     for key in ("stride",):
         options.pop(key, None)
