@@ -78,8 +78,11 @@ class EvaluationArguments:
         default=None,
         metadata={"help": "Decoder LLMs: weights dtype (float32, bfloat16; default: as in training)."},
     )
-    bf16: bool = field(
-        default=False, metadata={"help": "Decoder LLMs: run float32 weights under bfloat16 autocast."}
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Decoder LLMs: bfloat16 autocast on (true) or off (false); default: as in training."
+        },
     )
 
 
@@ -102,7 +105,7 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
         llm_decoding=args.decoding,
         dtype=args.dtype,
         load_in_4bit=args.load_in_4bit,
-        autocast_dtype=torch.bfloat16 if args.bf16 else None,
+        autocast_dtype={None: "as-trained", True: "bfloat16", False: "none"}[args.bf16],
     )
     unknown = sorted(set(labels) - set(tagger.labels))
     if unknown:
@@ -119,7 +122,7 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
     }
     if isinstance(tagger, DecoderTagger):
         meta.update({k: v for k, v in tagger.last_stats.items() if k != "forward_passes"})
-        meta["bf16_autocast"] = args.bf16
+        meta["bf16_autocast"] = tagger.autocast_dtype == torch.bfloat16
     else:
         meta["bio_decoding"] = args.bio_decoding
     return predictions_records(data["id"], data["tokens"], gold, predictions), meta

@@ -20,6 +20,7 @@ Every TRL ``SFTConfig`` and ``ModelConfig`` flag works as well.
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 import sys
@@ -48,7 +49,7 @@ from bioner.llm import (
 )
 from bioner.models import ModelLoadError
 from bioner.prompts import OUTPUT_FORMATS, AnswerTokenizer, PromptFormatError, build_prompt_format
-from bioner.taggers import DecoderTagger
+from bioner.taggers import DecoderTagger, load_tagger
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_decoder")
@@ -432,15 +433,14 @@ def main(argv: list[str] | None = None) -> dict:
     if fsdp or not data_args.evaluate:
         return {"scores": {}, "meta": meta}
 
-    # Evaluation: decode dev and test (greedy; constrained by default), score, write outputs (and the Hub).
-    model = trainer.model.eval()
-    tagger = DecoderTagger(
-        model,
-        tokenizer,
-        prompt_format,
-        decoding=data_args.decoding,
-        batch_size=data_args.decode_batch_size,
-        autocast_dtype=torch.bfloat16 if training_args.bf16 and model.dtype == torch.float32 else None,
+    # Evaluation: reload the saved model exactly as users will (evaluate_ner.py, by path or repo id), decode dev
+    # and test (greedy; constrained by default), score, write outputs (and the Hub).
+    del trainer, model
+    gc.collect()
+    if CUDA:
+        torch.cuda.empty_cache()
+    tagger = load_tagger(
+        training_args.output_dir, decoding=data_args.decoding, batch_size=data_args.decode_batch_size
     )
     scores, records, decode_stats = evaluate_splits(tagger, dataset, labels)
     meta.update(decoding=data_args.decoding, decode=decode_stats, peak_memory_gb=peak_memory_gb())

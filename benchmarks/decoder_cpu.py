@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     labels = test.features["ner_tags"].feature.names
     sentences = [list(t) for t in test["tokens"][: args.constrained_instances]]
     gold = [[labels[i] for i in tags] for tags in test["ner_tags"][: args.constrained_instances]]
-    autocast = torch.bfloat16 if args.bf16 else None
+    autocast = "bfloat16" if args.bf16 else "none"
     constrained = decode(str(output), "constrained", sentences, gold, autocast)
     n = args.free_instances
     free = decode(str(output), "free", sentences[:n], gold[:n], autocast)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
         "recipe": " ".join(RECIPE),
-        "decode_dtype": "float32 weights, bf16 autocast" if autocast else "float32",
+        "decode_dtype": "float32 weights, bf16 autocast" if args.bf16 else "float32",
         "training": train_meta,
         "constrained": {k: v for k, v in constrained.items() if k != "predictions"},
         "free": {k: v for k, v in free.items() if k != "predictions"},

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from bioner.bio import DECODERS
 from bioner.decoding import make_decoder
 from bioner.encoder import tag_sentences
@@ -148,7 +150,8 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
 
     Decoders (a ``train_decoder.py`` output dir or Hub repo, adapter or full model) accept ``decoding``
     (constrained/free; ``llm_decoding`` overrides it so one call can carry both kinds' choice),
-    ``batch_size``, ``max_length``, ``dtype``, ``load_in_4bit`` and ``autocast_dtype``; encoders take the
+    ``batch_size``, ``max_length``, ``dtype``, ``load_in_4bit`` and ``autocast_dtype`` (each defaulting to how the
+    model was trained; ``autocast_dtype="none"`` turns mixed precision off); encoders take the
     ``EncoderTagger`` fields (``decoding`` is their viterbi/argmax choice).
     """
     path = resolve_model_name(name_or_path)
@@ -190,6 +193,12 @@ def _load_decoder_tagger(path: str, options: dict) -> DecoderTagger:
     model, tokenizer, prompt_format = load_trained_decoder(
         path, dtype=options.pop("dtype", None), load_in_4bit=options.pop("load_in_4bit", None)
     )
+    autocast = options.pop("autocast_dtype", "as-trained")
+    if autocast == "as-trained":  # training's mixed precision, recorded in bioner_decoder.json
+        autocast = prompt_format.extra.get("autocast")
+    if isinstance(autocast, str):
+        autocast = None if autocast == "none" else getattr(torch, autocast)
+    options["autocast_dtype"] = autocast
     for key in ("stride",):
         options.pop(key, None)
     return DecoderTagger(model, tokenizer, prompt_format, decoding=decoding, **options)
