@@ -93,21 +93,27 @@ class ConstrainedDecoder:
             allowed = [t for t, ok in zip(labels, step_ok[i], strict=True) if ok]
             self._tries[previous] = _TagTrie(answer_tokenizer.tag_ids, allowed)
         self.pad_id = _pad_id(answer_tokenizer.tokenizer)
+        self._final_ids = answer_tokenizer.final_ids()
 
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> DecodeOutput:
         order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
         tags: list[list[str]] = [[] for _ in sentences]
-        passes = [0] * len(sentences)
+        passes, generated = [0] * len(sentences), [0] * len(sentences)
         bar = tqdm(total=len(sentences), desc="constrained decoding", unit="inst", disable=not progress)
         for start in range(0, len(order), self.batch_size):
             batch = [self._instance(i, sentences[i]) for i in order[start : start + self.batch_size]]
             self._decode_batch([inst for inst in batch if not inst.done])
             for inst in batch:
                 tags[inst.index], passes[inst.index] = inst.tags, inst.passes
+                generated[inst.index] = self._answer_length(inst)
             bar.update(len(batch))
         bar.close()
-        generated = [len(self.answers.answer_ids(s, t)) for s, t in zip(sentences, tags, strict=True)]
         return DecodeOutput(tags, passes, generated)
+
+    def _answer_length(self, inst: _Instance) -> int:
+        """Tokens of the answer the decoder settled on (what free generation would have had to write)."""
+        tag_tokens = sum(len(self.answers.tag_ids[tag]) for tag in inst.tags)
+        return sum(map(len, inst.pieces)) + tag_tokens + len(self._final_ids) if inst.words else 1
 
     def _instance(self, index: int, words: Sequence[str]) -> _Instance:
         words = list(words)
