@@ -282,9 +282,8 @@ def evaluate_splits(tagger: DecoderTagger, dataset, labels, max_splits=("validat
 def push_with_card(
     training_args, model_name: str, data_args: DataArguments, scores: dict, prompt_format
 ) -> None:
-    from bioner.hub import model_card, push_model_folder
+    from bioner.hub import push_training_output
 
-    repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
     tags = ", ".join(f"`{token}`" for token in prompt_format.tag_tokens) or "none (tags written as text)"
     extra = "\n".join(
         [
@@ -298,22 +297,13 @@ def push_with_card(
             "- the exact prompt, tag set and max length are in `bioner_decoder.json`",
         ]
     )
-    card = model_card(
+    url = push_training_output(
+        training_args,
         base_model=decoder_base_id(model_name),
         dataset=data_args.dataset,
         results=scores,
-        model_type="adapter"
-        if (Path(training_args.output_dir) / "adapter_config.json").is_file()
-        else "decoder",
+        model_type="adapter" if (Path(training_args.output_dir) / "adapter_config.json").is_file() else "decoder",
         extra=extra,
-        repo_id=repo_id,
-    )
-    url = push_model_folder(
-        training_args.output_dir,
-        repo_id,
-        card,
-        token=training_args.hub_token,
-        private=bool(training_args.hub_private_repo),
     )
     logger.info("pushed to %s", url)
 

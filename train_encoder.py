@@ -20,7 +20,6 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
@@ -240,22 +239,10 @@ def push_with_card(
     training_args: TrainingArguments, model_name: str, dataset_name: str, scores: dict
 ) -> None:
     """Upload the final model once, with a model card whose model-index carries the test scores."""
-    from bioner.hub import model_card, push_model_folder
+    from bioner.hub import push_training_output
 
-    repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
-    card = model_card(
-        base_model=base_model_id(model_name),
-        dataset=dataset_name,
-        results=scores,
-        model_type="encoder",
-        repo_id=repo_id,
-    )
-    url = push_model_folder(
-        training_args.output_dir,
-        repo_id,
-        card,
-        token=training_args.hub_token,
-        private=bool(training_args.hub_private_repo),
+    url = push_training_output(
+        training_args, base_model=base_model_id(model_name), dataset=dataset_name, results=scores, model_type="encoder"
     )
     logger.info("pushed to %s", url)
 

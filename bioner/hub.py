@@ -260,6 +260,24 @@ python evaluate_ner.py --model {ref} --dataset {dataset}
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
 
 
+def push_training_output(
+    training_args, *, base_model: str, dataset: str, results: Mapping[str, Any], model_type: str, extra: str = ""
+) -> str:
+    """Upload a training run's ``output_dir`` once, with a model card; the repo is ``--hub_model_id`` or the
+    folder's name, with ``--hub_token`` and ``--hub_private_repo``. Returns the model URL."""
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
+    card = model_card(
+        base_model=base_model, dataset=dataset, results=results, model_type=model_type, extra=extra, repo_id=repo_id
+    )
+    return push_model_folder(
+        training_args.output_dir,
+        repo_id,
+        card,
+        token=training_args.hub_token,
+        private=bool(training_args.hub_private_repo),
+    )
+
+
 def _decoder_usage(ref: str) -> str:
     """Decoders need bioner: it rebuilds the prompt, the tag tokens and the decoding from bioner_decoder.json."""
     return (
