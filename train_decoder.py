@@ -33,7 +33,7 @@ from datasets import Dataset
 from transformers import EarlyStoppingCallback, Trainer, set_seed
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.data import label_names, load_run_dataset
 from bioner.decoding import DECODING_MODES
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.llm import (
@@ -107,6 +107,9 @@ class DataArguments:
     )
     data_dir: str | None = field(
         default=None, metadata={"help": "Folder of registered datasets (env BIONER_DATA_DIR)."}
+    )
+    strict_bio: bool = field(
+        default=False, metadata={"help": "Fail on IOB1-style tags instead of repairing them."}
     )
     output_format: str = field(
         default="tags",
@@ -182,18 +185,14 @@ def _given(flag: str, argv: list[str] | None) -> bool:
 
 
 def load_data(data_args: DataArguments):
-    try:
-        dataset = load_ner_dataset(data_args.dataset, data_args.data_dir)
-    except DataFormatError as error:
-        raise SystemExit(f"error: {error}") from None
-    for split, limit in (
-        ("train", data_args.max_train_samples),
-        ("validation", data_args.max_eval_samples),
-        ("test", data_args.max_eval_samples),
-    ):
-        if limit is not None:
-            dataset[split] = dataset[split].select(range(min(limit, len(dataset[split]))))
-    return dataset
+    """The corpus as a DatasetDict (train/validation/test), optionally cut to its first instances."""
+    return load_run_dataset(
+        data_args.dataset,
+        data_args.data_dir,
+        strict_bio=data_args.strict_bio,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+    )
 
 
 def tag_strings(split, labels: list[str]) -> list[list[str]]:
@@ -302,7 +301,9 @@ def push_with_card(
         base_model=decoder_base_id(model_name),
         dataset=data_args.dataset,
         results=scores,
-        model_type="adapter" if (Path(training_args.output_dir) / "adapter_config.json").is_file() else "decoder",
+        model_type="adapter"
+        if (Path(training_args.output_dir) / "adapter_config.json").is_file()
+        else "decoder",
         extra=extra,
     )
     logger.info("pushed to %s", url)

@@ -35,7 +35,7 @@ from transformers import (
 )
 
 from bioner.bio import DECODERS, decode_tags
-from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.data import label_names, load_run_dataset
 from bioner.encoder import WordEncoder, label_features, merge_windows
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.models import (
@@ -175,19 +175,13 @@ def parse_args(argv: list[str] | None = None):
 
 def load_data(data_args: DataArguments):
     """The corpus as a DatasetDict (train/validation/test), optionally cut to its first instances."""
-    try:
-        dataset = load_ner_dataset(data_args.dataset, data_args.data_dir, strict_bio=data_args.strict_bio)
-    except DataFormatError as error:
-        raise SystemExit(f"error: {error}") from None
-    limits = {
-        "train": data_args.max_train_samples,
-        "validation": data_args.max_eval_samples,
-        "test": data_args.max_eval_samples,
-    }
-    for split, limit in limits.items():
-        if limit is not None:
-            dataset[split] = dataset[split].select(range(min(limit, len(dataset[split]))))
-    return dataset
+    return load_run_dataset(
+        data_args.dataset,
+        data_args.data_dir,
+        strict_bio=data_args.strict_bio,
+        max_train_samples=data_args.max_train_samples,
+        max_eval_samples=data_args.max_eval_samples,
+    )
 
 
 def load_model(model_args: ModelArguments, labels: list[str]):
@@ -242,7 +236,11 @@ def push_with_card(
     from bioner.hub import push_training_output
 
     url = push_training_output(
-        training_args, base_model=base_model_id(model_name), dataset=dataset_name, results=scores, model_type="encoder"
+        training_args,
+        base_model=base_model_id(model_name),
+        dataset=dataset_name,
+        results=scores,
+        model_type="encoder",
     )
     logger.info("pushed to %s", url)
 

@@ -303,6 +303,27 @@ def load_ner_dataset(
     )
 
 
+def load_run_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    strict_bio: bool = False,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+) -> datasets.DatasetDict:
+    """``load_ner_dataset`` for the training scripts: splits cut to their first instances, and a bad corpus
+    ends the script with its ``file:line`` message instead of a traceback."""
+    try:
+        dataset = load_ner_dataset(name, data_dir, strict_bio=strict_bio)
+    except DataFormatError as error:
+        raise SystemExit(f"error: {error}") from None
+    limits = {"train": max_train_samples, "validation": max_eval_samples, "test": max_eval_samples}
+    for split, limit in limits.items():
+        if limit is not None:
+            dataset[split] = dataset[split].select(range(min(limit, len(dataset[split]))))
+    return dataset
+
+
 def _hub_tags(split: datasets.Dataset, where: str) -> list[list[str]]:
     """``ner_tags`` as strings, whether the column holds ClassLabel ids or tag strings."""
     feature = split.features["ner_tags"]

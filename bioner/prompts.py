@@ -189,7 +189,6 @@ class AnswerTokenizer:
             tag: self._continuation(self._tag_anchor(), prompt_format.tag_text(tag))
             for tag in prompt_format.labels
         }
-        self.line_end_ids: list[int] = []  # the line end travels with the next word's piece (see word_ids)
         missing = [tag for tag, ids in self.tag_ids.items() if not ids]
         if missing:
             raise PromptFormatError(f"tags {missing} tokenize to nothing")
