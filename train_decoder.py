@@ -33,7 +33,8 @@ from datasets import Dataset
 from transformers import EarlyStoppingCallback, Trainer, set_seed
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from bioner.data import label_names, load_run_dataset
+from bioner.arguments import CorpusArguments
+from bioner.data import label_names
 from bioner.decoding import DECODING_MODES
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.llm import (
@@ -101,16 +102,7 @@ SEED_MODEL_DEFAULTS = {
 
 
 @dataclass
-class DataArguments:
-    dataset: str = field(
-        default="demo", metadata={"help": "Registered name, data directory or Hub dataset id."}
-    )
-    data_dir: str | None = field(
-        default=None, metadata={"help": "Folder of registered datasets (env BIONER_DATA_DIR)."}
-    )
-    strict_bio: bool = field(
-        default=False, metadata={"help": "Fail on IOB1-style tags instead of repairing them."}
-    )
+class DataArguments(CorpusArguments):
     output_format: str = field(
         default="tags",
         metadata={"help": f"{OUTPUT_FORMATS}: one added token per tag, or the seed's 'token:TAG' lines."},
@@ -129,13 +121,6 @@ class DataArguments:
         metadata={
             "help": "Sets gradient accumulation so that batch x accumulation x processes = this (0: off)."
         },
-    )
-    early_stopping_patience: int = field(default=3, metadata={"help": "Evaluations without improvement."})
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N train instances."}
-    )
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N dev/test instances."}
     )
     decode_batch_size: int = field(default=8, metadata={"help": "Instances decoded together after training."})
     evaluate: bool = field(default=True, metadata={"help": "Decode and score dev and test after training."})
@@ -182,17 +167,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[DataArguments, SFTConfig,
 
 def _given(flag: str, argv: list[str] | None) -> bool:
     return any(arg == flag or arg.startswith(flag + "=") for arg in (sys.argv[1:] if argv is None else argv))
-
-
-def load_data(data_args: DataArguments):
-    """The corpus as a DatasetDict (train/validation/test), optionally cut to its first instances."""
-    return load_run_dataset(
-        data_args.dataset,
-        data_args.data_dir,
-        strict_bio=data_args.strict_bio,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-    )
 
 
 def tag_strings(split, labels: list[str]) -> list[list[str]]:
@@ -319,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)
 
     # Data: each instance becomes a prompt and a one-line-per-word answer, tokenized exactly as decoding will.
-    dataset = load_data(data_args)
+    dataset = data_args.load()
     labels = label_names(dataset["train"])
     model_path = resolve_decoder_name(model_args.model_name_or_path)
     try:

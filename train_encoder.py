@@ -34,8 +34,9 @@ from transformers import (
     set_seed,
 )
 
+from bioner.arguments import CorpusArguments
 from bioner.bio import DECODERS, decode_tags
-from bioner.data import label_names, load_run_dataset
+from bioner.data import label_names
 from bioner.encoder import WordEncoder, label_features, merge_windows
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.models import (
@@ -85,25 +86,8 @@ class ModelArguments:
 
 
 @dataclass
-class DataArguments:
-    dataset: str = field(
-        default="demo", metadata={"help": "Registered name, data directory or Hub dataset id."}
-    )
-    data_dir: str | None = field(
-        default=None, metadata={"help": "Folder of registered datasets (env BIONER_DATA_DIR)."}
-    )
-    strict_bio: bool = field(
-        default=False, metadata={"help": "Fail on IOB1-style tags instead of repairing them."}
-    )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N training instances."}
-    )
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N dev/test instances."}
-    )
-    early_stopping_patience: int = field(
-        default=3, metadata={"help": "Epochs without dev improvement before stopping."}
-    )
+class DataArguments(CorpusArguments):
+    """The corpus arguments (``bioner.arguments.CorpusArguments``)."""
 
 
 class EpochTimer(TrainerCallback):
@@ -171,17 +155,6 @@ def parse_args(argv: list[str] | None = None):
             else parser.parse_json_file(sys.argv[1])
         )
     return parser.parse_args_into_dataclasses(args=argv)
-
-
-def load_data(data_args: DataArguments):
-    """The corpus as a DatasetDict (train/validation/test), optionally cut to its first instances."""
-    return load_run_dataset(
-        data_args.dataset,
-        data_args.data_dir,
-        strict_bio=data_args.strict_bio,
-        max_train_samples=data_args.max_train_samples,
-        max_eval_samples=data_args.max_eval_samples,
-    )
 
 
 def load_model(model_args: ModelArguments, labels: list[str]):
@@ -260,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)
 
     # Data: BIO-tagged instances; labels on each word's first sub-word, long instances windowed.
-    dataset = load_data(data_args)
+    dataset = data_args.load()
     labels = label_names(dataset["train"])
     gold = {
         split: [[labels[i] for i in tags] for tags in dataset[split]["ner_tags"]]
