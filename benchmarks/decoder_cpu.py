@@ -33,7 +33,6 @@ RECIPE = [
     "--weight_decay", "0",
     "--per_device_train_batch_size", "4",
     "--effective_batch_size", "8",
-    "--max_steps", "300",
     "--train_sampling_strategy", "group_by_length",
     "--eval_strategy", "no",
     "--save_strategy", "no",
@@ -73,6 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output_dir", default="runs/bench-smollm2-bc5cdr")
     parser.add_argument("--skip_training", action="store_true", help="Reuse a model already in --output_dir.")
     parser.add_argument("--train_only", action="store_true", help="Stop after training (decode later).")
+    parser.add_argument("--max_steps", type=int, default=300, help="Optimizer steps of 8 sentences.")
     parser.add_argument("--constrained_instances", type=int, default=200)
     parser.add_argument("--free_instances", type=int, default=50)
     parser.add_argument(
@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> dict:
         import train_decoder
 
         start = time.perf_counter()
-        result = train_decoder.main([*RECIPE, "--output_dir", str(output)])
+        recipe = [*RECIPE, "--max_steps", str(args.max_steps)]
+        result = train_decoder.main([*recipe, "--output_dir", str(output)])
         train_meta = {
             k: result["meta"][k] for k in ("train_seconds", "peak_memory_gb", "epochs_run", "max_length")
         }
         train_meta["wall_seconds"] = round(time.perf_counter() - start, 1)
+        train_meta["max_steps"] = args.max_steps
         (output / "train_meta.json").write_text(json.dumps(train_meta, indent=2) + "\n")
         if args.train_only:
             return train_meta
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     same = sum(a == b for a, b in zip(free["predictions"], constrained_subset["predictions"], strict=True))
     report = {
         "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
-        "recipe": " ".join(RECIPE),
+        "recipe": " ".join([*RECIPE, "--max_steps", str(train_meta.get("max_steps", args.max_steps))]),
         "decode_dtype": "float32 weights, bf16 autocast" if args.bf16 else "float32",
         "training": train_meta,
         "constrained": {k: v for k, v in constrained.items() if k != "predictions"},
