@@ -235,11 +235,9 @@ def peak_memory_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
 
 
-def evaluate_splits(tagger: DecoderTagger, dataset, labels, max_splits=("validation", "test")):
+def evaluate_splits(tagger: DecoderTagger, dataset, labels):
     scores, records, stats = {}, {}, {}
     for split, name in (("validation", "dev"), ("test", "test")):
-        if split not in max_splits:
-            continue
         gold = tag_strings(dataset[split], labels)
         predictions = tagger(dataset[split]["tokens"])
         scores[name] = compute_ner_scores(predictions, gold)

