@@ -5,6 +5,8 @@
     python evaluate_ner.py --model org/bc5cdr-biomedbert --dataset org/bc5cdr       # by Hub id
     python evaluate_ner.py --predictions runs/bc5cdr-minilm/predictions_test.jsonl   # no model needed
     python evaluate_ner.py --model org/bc5cdr-mistral-qlora --dataset bc5cdr --decoding free --load_in_4bit
+    python evaluate_ner.py --model runs/bc5cdr-mistral --dataset bc5cdr --decoding speculative \
+        --draft_model runs/bc5cdr-biomedbert                    # the LLM's tags at near-encoder cost
 
 Writes ``results.json``, ``predictions.jsonl``, ``report.md`` (Table III layout: overall and by entity length
 1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``.
@@ -68,7 +70,19 @@ class EvaluationArguments:
         default="viterbi", metadata={"help": f"Encoders: how word scores become tags: {DECODERS}."}
     )
     decoding: str = field(
-        default="constrained", metadata={"help": f"Decoder LLMs: {DECODING_MODES} (greedy either way)."}
+        default="constrained",
+        metadata={
+            "help": f"Decoder LLMs: {DECODING_MODES} (greedy always; speculative gives constrained's tags in"
+            " fewer passes)."
+        },
+    )
+    draft_model: str | None = field(
+        default=None,
+        metadata={
+            "aliases": ["--draft"],
+            "help": "--decoding speculative: the draft, an encoder trained on the same labels (dir or Hub id)"
+            " or 'all-O' (default).",
+        },
     )
     load_in_4bit: bool | None = field(
         default=None,
@@ -103,6 +117,7 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
         batch_size=args.batch_size,
         decoding=args.bio_decoding,
         llm_decoding=args.decoding,
+        draft_model=args.draft_model,
         dtype=args.dtype,
         load_in_4bit=args.load_in_4bit,
         autocast_dtype={None: "as-trained", True: "bfloat16", False: "none"}[args.bf16],
@@ -121,7 +136,9 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
         "sentences_per_second": round(len(gold) / tagger.last_seconds, 1),
     }
     if isinstance(tagger, DecoderTagger):
-        meta.update({k: v for k, v in tagger.last_stats.items() if k != "forward_passes"})
+        meta.update({k: v for k, v in tagger.last_stats.items() if not isinstance(v, list)})
+        if args.draft_model:
+            meta["draft_model"] = args.draft_model
         meta["bf16_autocast"] = tagger.autocast_dtype == torch.bfloat16
     else:
         meta["bio_decoding"] = args.bio_decoding

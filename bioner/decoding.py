@@ -1,4 +1,4 @@
-"""Decoding BIO tags from a prompted decoder LLM: ``constrained`` (default) and ``free``.
+"""Decoding BIO tags from a prompted decoder LLM: ``constrained`` (default), ``speculative`` and ``free``.
 
 * ``constrained``: the answer's words are forced and only the tags are chosen. Each step feeds, for every
   instance in the batch, the ids still to be forced (the rest of the last tag, the line end, the next word and
@@ -7,6 +7,8 @@
   after B-X or I-X), walking a token trie when a tag spans several sub-words (``paper`` format). So the
   forward passes per instance are one per word (``tags`` format) plus one per extra branching sub-word, and the
   output is aligned and valid IOB2 by construction.
+* ``speculative``: ``constrained``'s output at a fraction of its passes -- a draft of the tags (an encoder's,
+  or all ``O``) is checked in one pass and only corrected where the decoder disagrees (``SpeculativeDecoder``).
 * ``free``: the seed's way -- greedy generation (never sampled), the text parsed line by line and aligned to the
   input words (``bioner.alignment``), every repair counted.
 
@@ -18,8 +20,9 @@ bits of the logits; a near-tie could then flip.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -28,17 +31,22 @@ from bioner.alignment import align_answer, sum_counts
 from bioner.bio import allowed_transitions
 from bioner.prompts import AnswerTokenizer
 
-DECODING_MODES = ("constrained", "free")
+DECODING_MODES = ("constrained", "free", "speculative")
+ALL_O_DRAFT = "all-O"
 
 
 @dataclass
 class DecodeOutput:
-    """Tags per instance, with the cost of producing them."""
+    """Tags per instance, with the cost of producing them (and, for ``speculative``, the draft's share)."""
 
     tags: list[list[str]]
     forward_passes: list[int]
     generated_tokens: list[int]
     alignment: dict[str, int] = field(default_factory=dict)
+    drafts: list[list[str]] = field(default_factory=list)
+    corrections: list[int] = field(default_factory=list)
+    final_corrections: list[int] = field(default_factory=list)
+    draft_seconds: float = 0.0
 
 
 class _TagTrie:
@@ -68,8 +76,11 @@ class _Instance:
     node: int = 0
     word: int = 0
     tags: list[str] = field(default_factory=list)
-    chosen: list[int] = field(default_factory=list)
     passes: int = 0
+    draft: list[str] = field(default_factory=list)
+    decisions: list[tuple[int, int]] = field(default_factory=list)
+    corrections: int = 0
+    ended_on_correction: bool = False
 
     @property
     def done(self) -> bool:
@@ -95,20 +106,29 @@ class ConstrainedDecoder:
         self.pad_id = _pad_id(answer_tokenizer.tokenizer)
         self._final_ids = answer_tokenizer.final_ids()
 
+    mode = "constrained"
+
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> DecodeOutput:
         order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
-        tags: list[list[str]] = [[] for _ in sentences]
-        passes, generated = [0] * len(sentences), [0] * len(sentences)
-        bar = tqdm(total=len(sentences), desc="constrained decoding", unit="inst", disable=not progress)
+        empty = [[] for _ in sentences]
+        zeros = [0] * len(sentences)
+        output = DecodeOutput(empty, list(zeros), list(zeros), {}, list(empty), list(zeros), list(zeros))
+        bar = tqdm(total=len(sentences), desc=f"{self.mode} decoding", unit="inst", disable=not progress)
         for start in range(0, len(order), self.batch_size):
-            batch = [self._instance(i, sentences[i]) for i in order[start : start + self.batch_size]]
+            batch = self._instances(order[start : start + self.batch_size], sentences, output)
             self._decode_batch([inst for inst in batch if not inst.done])
             for inst in batch:
-                tags[inst.index], passes[inst.index] = inst.tags, inst.passes
-                generated[inst.index] = self._answer_length(inst)
+                self._collect(inst, output)
             bar.update(len(batch))
         bar.close()
-        return DecodeOutput(tags, passes, generated)
+        return output
+
+    def _instances(self, indices: list[int], sentences, output: DecodeOutput) -> list[_Instance]:
+        return [self._instance(i, sentences[i]) for i in indices]
+
+    def _collect(self, inst: _Instance, output: DecodeOutput) -> None:
+        output.tags[inst.index], output.forward_passes[inst.index] = inst.tags, inst.passes
+        output.generated_tokens[inst.index] = self._answer_length(inst)
 
     def _answer_length(self, inst: _Instance) -> int:
         """Tokens of the answer the decoder settled on (what free generation would have had to write)."""
@@ -125,54 +145,68 @@ class ConstrainedDecoder:
         if not active:
             return
         cache = None
-        device = self.model.device
-        mask = torch.zeros((len(active), 0), dtype=torch.long, device=device)
-        lengths = torch.zeros(len(active), dtype=torch.long, device=device)
+        mask = torch.zeros((len(active), 0), dtype=torch.long, device=self.model.device)
         while active:
-            width = max(len(inst.pending) for inst in active)
-            ids = torch.full((len(active), width), self.pad_id, dtype=torch.long, device=device)
-            chunk_mask = torch.zeros((len(active), width), dtype=torch.long, device=device)
-            for row, inst in enumerate(active):  # left-pad inside the chunk: the last column is real for all
-                ids[row, width - len(inst.pending) :] = torch.tensor(inst.pending, device=device)
-                chunk_mask[row, width - len(inst.pending) :] = 1
-            positions = (lengths[:, None] + chunk_mask.cumsum(dim=1) - 1).clamp(min=0)
+            ids, chunk_mask, positions = self._chunk(active, mask)
             mask = torch.cat([mask, chunk_mask], dim=1)
-            with torch.no_grad(), self._autocast():
-                output = self.model(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    position_ids=positions,
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-            cache, lengths = output.cache, lengths + chunk_mask.sum(dim=1)
-            logits = output.logits[:, -1, :].float()
+            output = self._forward(ids, mask, positions, cache, logits_to_keep=1)
+            cache, logits = output.cache, output.logits[:, -1, :].float()
             for row, inst in enumerate(active):
                 inst.passes += 1
                 self._advance(inst, logits[row])
-            keep = [row for row, inst in enumerate(active) if not inst.done]
-            if len(keep) < len(active):
-                active = [active[row] for row in keep]
-                if not active:
-                    break
-                index = torch.tensor(keep, device=device)
-                cache.batch_select_indices(index)
-                mask, lengths = mask[index], lengths[index]
+            active, mask = _drop_finished(active, mask, cache)
+
+    def _chunk(self, active: list[_Instance], mask: torch.Tensor):
+        """Each instance's ``pending`` ids, left-padded inside the chunk (the last column is real for all).
+
+        Returns ``(ids, chunk_mask, position_ids)``; positions count only the attended (mask 1) ids before.
+        """
+        device = self.model.device
+        width = max(len(inst.pending) for inst in active)
+        ids = torch.full((len(active), width), self.pad_id, dtype=torch.long, device=device)
+        chunk_mask = torch.zeros((len(active), width), dtype=torch.long, device=device)
+        for row, inst in enumerate(active):
+            ids[row, width - len(inst.pending) :] = torch.tensor(inst.pending, device=device)
+            chunk_mask[row, width - len(inst.pending) :] = 1
+        positions = (mask.sum(dim=1, keepdim=True) + chunk_mask.cumsum(dim=1) - 1).clamp(min=0)
+        return ids, chunk_mask, positions
+
+    def _forward(self, ids, mask, positions, cache, logits_to_keep):
+        with torch.no_grad(), self._autocast():
+            return self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=logits_to_keep,
+            )
 
     def _advance(self, inst: _Instance, logits: torch.Tensor) -> None:
-        """Choose the next tag token greedily among allowed ones, then force what is determined."""
+        self._apply(inst, self._choose(inst, logits))
+
+    def _candidates(self, inst: _Instance) -> list[int]:
+        """Tokens allowed at the current decision point: tag continuations, or ending the tag here."""
         trie = self._tries[inst.state]
         options = list(trie.children[inst.node])
-        ends_here = inst.node in trie.tag_at and inst.node != 0
-        follow = self._following_first_id(inst) if ends_here else None
-        candidates = options + ([follow] if follow is not None and follow not in options else [])
+        if inst.node in trie.tag_at and inst.node != 0:
+            follow = self._following_first_id(inst)
+            if follow not in options:
+                options.append(follow)
+        return options
+
+    def _choose(self, inst: _Instance, logits: torch.Tensor) -> int:
+        """The greedy choice among the allowed tokens (ties go to the first candidate)."""
+        candidates = self._candidates(inst)
         scores = logits[torch.tensor(candidates, device=logits.device)]
-        choice = candidates[int(torch.argmax(scores))]
+        return candidates[int(torch.argmax(scores))]
+
+    def _apply(self, inst: _Instance, choice: int) -> None:
+        """Take ``choice``, then set ``pending`` to the ids forced up to the next decision point."""
+        trie = self._tries[inst.state]
         pending: list[int] = []
         if choice in trie.children[inst.node]:
             inst.node = trie.children[inst.node][choice]
-            inst.chosen.append(choice)
             pending.append(choice)
             while len(trie.children[inst.node]) == 1 and inst.node not in trie.tag_at:
                 ((token, child),) = trie.children[inst.node].items()
@@ -193,7 +227,7 @@ class ConstrainedDecoder:
 
     def _finish_tag(self, inst: _Instance, tag: str, pending: list[int]) -> None:
         inst.tags.append(tag)
-        inst.state, inst.node, inst.chosen = tag, 0, []
+        inst.state, inst.node = tag, 0
         inst.word += 1
         if not inst.done:
             inst.pending = pending + inst.pieces[inst.word]
@@ -202,6 +236,178 @@ class ConstrainedDecoder:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.model.device.type, dtype=self.autocast_dtype)
+
+
+class SpeculativeDecoder(ConstrainedDecoder):
+    """``constrained`` decoding checked against a draft of the tags (an encoder's, or all ``O``).
+
+    The drafted answer (forced words plus drafted tags) is fed in one forward pass; the decoder's own constrained
+    choice is read at every decision point, the longest prefix where it equals the draft is kept, its choice
+    replaces the first disagreement, and a new draft of the rest (the remaining drafted tags, ``I-X`` made
+    ``B-X`` where the correction made it invalid) is fed after it, reusing the KV cache. Rejected positions stay
+    in the cache but are masked out, so rows of a batch can be corrected at different places. Every choice is
+    the same greedy choice over the same candidates as ``constrained``, so the output is the same (up to
+    floating-point ties, as between batch sizes); a sentence costs ``1 + corrections`` forward passes, less one
+    when the very last decision was the correction (nothing follows it).
+
+    Why not transformers' assisted generation: ``generate(assistant_model=..., prompt_lookup_num_tokens=...)``
+    verifies candidates with the logits processors applied, which would carry the constraint, but (transformers
+    5.24) it refuses batches (``assisted generate is only supported for batch_size = 1``), picks its candidate
+    generator internally from a fixed list (a causal assistant model, prompt lookup, early exit, MTP) with no
+    argument for a custom one -- an encoder's per-word tags fit none of them -- and caps each draft with its own
+    ``num_assistant_tokens`` schedule.
+    """
+
+    mode = "speculative"
+
+    def __init__(
+        self,
+        model,
+        answer_tokenizer: AnswerTokenizer,
+        draft: str | Callable = "all-O",
+        batch_size: int = 8,
+        autocast_dtype=None,
+    ):
+        super().__init__(model, answer_tokenizer, batch_size=batch_size, autocast_dtype=autocast_dtype)
+        if draft != ALL_O_DRAFT and not callable(draft):
+            raise ValueError(f"draft must be {ALL_O_DRAFT!r} or a tagger (an encoder), got {draft!r}")
+        labels = set(answer_tokenizer.format.labels)
+        unknown = sorted(set(getattr(draft, "labels", [])) - labels)
+        if unknown:
+            raise ValueError(
+                f"the draft model predicts tags {unknown} that the decoder does not know ({sorted(labels)});"
+                " draft with an encoder trained on the same dataset"
+            )
+        self.draft = draft
+        self._allowed = {state: set(trie.tag_at.values()) for state, trie in self._tries.items()}
+
+    def _instances(self, indices: list[int], sentences, output: DecodeOutput) -> list[_Instance]:
+        batch = super()._instances(indices, sentences, output)
+        start = time.perf_counter()
+        if self.draft == ALL_O_DRAFT:
+            drafts = [["O"] * len(inst.words) for inst in batch]
+        else:
+            drafts = self.draft([inst.words for inst in batch], progress=False)
+        output.draft_seconds += time.perf_counter() - start
+        for inst, draft in zip(batch, drafts, strict=True):
+            if len(draft) != len(inst.words):
+                raise ValueError(f"the draft gave {len(draft)} tags for {len(inst.words)} words")
+            inst.draft = list(draft)
+        return batch
+
+    def _collect(self, inst: _Instance, output: DecodeOutput) -> None:
+        super()._collect(inst, output)
+        output.drafts[inst.index], output.corrections[inst.index] = inst.draft, inst.corrections
+        output.final_corrections[inst.index] = int(inst.ended_on_correction)
+
+    def _decode_batch(self, active: list[_Instance]) -> None:
+        if not active:
+            return
+        for inst in active:
+            inst.pending, inst.decisions = self._draft_chunk(inst)
+        cache = None
+        mask = torch.zeros((len(active), 0), dtype=torch.long, device=self.model.device)
+        while active:
+            ids, chunk_mask, positions = self._chunk(active, mask)
+            mask = torch.cat([mask, chunk_mask], dim=1)
+            output = self._forward(ids, mask, positions, cache, logits_to_keep=self._decision_columns(active))
+            cache, logits = output.cache, output.logits.float()
+            for row, inst in enumerate(active):
+                inst.passes += 1
+                first_column = mask.shape[1] - len(inst.pending)
+                rejected = self._verify(inst, logits[row])
+                if rejected is not None:
+                    mask[row, first_column + rejected :] = 0  # drafted ids after the correction
+            active, mask = _drop_finished(active, mask, cache)
+
+    def single_pass(self, sentences: Sequence[Sequence[str]]) -> None:
+        """Only the first forward pass (prompt and drafted answer, logits at the decision points), no checking.
+
+        With the gold tags as the draft this is the one-pass floor: what any generative tagger must at least
+        compute for an instance. Used by ``benchmark_latency.py``.
+        """
+        output = DecodeOutput([], [], [])
+        for start in range(0, len(sentences), self.batch_size):
+            indices = list(range(start, min(start + self.batch_size, len(sentences))))
+            active = [inst for inst in self._instances(indices, sentences, output) if not inst.done]
+            if not active:
+                continue
+            for inst in active:
+                inst.pending, inst.decisions = self._draft_chunk(inst)
+            mask = torch.zeros((len(active), 0), dtype=torch.long, device=self.model.device)
+            ids, chunk_mask, positions = self._chunk(active, mask)
+            self._forward(ids, chunk_mask, positions, None, logits_to_keep=self._decision_columns(active))
+
+    def _decision_columns(self, active: list[_Instance]) -> torch.Tensor:
+        """``(rows, K)`` chunk columns whose logits decide something (rows padded by repeating their last)."""
+        width = max(len(inst.pending) for inst in active)
+        most = max(len(inst.decisions) for inst in active)
+        columns = []
+        for inst in active:
+            row = [width - len(inst.pending) + offset for offset, _ in inst.decisions]
+            columns.append(row + row[-1:] * (most - len(row)))
+        return torch.tensor(columns, dtype=torch.long, device=self.model.device)
+
+    def _verify(self, inst: _Instance, logits: torch.Tensor) -> int | None:
+        """Replay the decisions on the verifier's logits; the chunk offset of the first rejected id, if any."""
+        for k, (offset, drafted) in enumerate(inst.decisions):
+            choice = self._choose(inst, logits[k])
+            self._apply(inst, choice)
+            if choice != drafted:
+                inst.corrections += 1
+                if inst.done:  # the last decision: nothing follows, no further pass
+                    inst.ended_on_correction = True
+                else:
+                    inst.pending, inst.decisions = self._draft_chunk(inst)
+                return offset + 1
+        if not inst.done:  # the draft always runs to the end of the answer
+            raise RuntimeError("speculative decoding: a fully accepted draft left the answer unfinished")
+        return None
+
+    def _draft_chunk(self, inst: _Instance) -> tuple[list[int], list[tuple[int, int]]]:
+        """The ids from ``inst.pending`` to the answer's last decision under the draft, and the decisions on
+        the way: ``(offset of the id whose logits decide, drafted choice)``."""
+        sim = replace(inst, tags=list(inst.tags))
+        chunk: list[int] = []
+        decisions: list[tuple[int, int]] = []
+        while True:
+            chunk += sim.pending
+            drafted = self._drafted_token(sim)
+            decisions.append((len(chunk) - 1, drafted))
+            self._apply(sim, drafted)
+            if sim.done:
+                return chunk, decisions
+
+    def _drafted_token(self, inst: _Instance) -> int:
+        """The token the draft's tag for the current word puts at the current decision point."""
+        trie = self._tries[inst.state]
+        node = 0
+        for token in self.answers.tag_ids[self._draft_tag(inst)]:
+            if node == inst.node:
+                return token
+            node = trie.children[node][token]
+        if node == inst.node:  # the drafted tag ends here
+            return self._following_first_id(inst)
+        return self._candidates(inst)[0]  # a correction left the drafted tag's path: any valid continuation
+
+    def _draft_tag(self, inst: _Instance) -> str:
+        tag = inst.draft[inst.word]
+        allowed = self._allowed[inst.state]
+        if tag in allowed:
+            return tag
+        if tag.startswith("I-") and "B-" + tag[2:] in allowed:
+            return "B-" + tag[2:]
+        return "O"
+
+
+def _drop_finished(active: list[_Instance], mask: torch.Tensor, cache):
+    """Rows still decoding (their cache rows and mask rows kept)."""
+    keep = [row for row, inst in enumerate(active) if not inst.done]
+    if len(keep) == len(active) or not keep:
+        return [active[row] for row in keep], mask
+    index = torch.tensor(keep, device=mask.device)
+    cache.batch_select_indices(index)
+    return [active[row] for row in keep], mask[index]
 
 
 class FreeDecoder:
@@ -267,10 +473,23 @@ def _pad_id(tokenizer) -> int:
 
 
 def make_decoder(
-    mode: str, model, answer_tokenizer: AnswerTokenizer, batch_size: int = 8, autocast_dtype=None
+    mode: str,
+    model,
+    answer_tokenizer: AnswerTokenizer,
+    batch_size: int = 8,
+    autocast_dtype=None,
+    draft: str | Callable | None = None,
 ):
-    """The decoder for ``mode`` (``constrained`` or ``free``)."""
+    """The decoder for ``mode``; ``draft`` (``"all-O"`` or an encoder tagger) is used by ``speculative`` only."""
     if mode not in DECODING_MODES:
         raise ValueError(f"--decoding must be one of {DECODING_MODES}, got {mode!r}")
+    if mode == "speculative":
+        return SpeculativeDecoder(
+            model,
+            answer_tokenizer,
+            draft or ALL_O_DRAFT,
+            batch_size=batch_size,
+            autocast_dtype=autocast_dtype,
+        )
     cls = ConstrainedDecoder if mode == "constrained" else FreeDecoder
     return cls(model, answer_tokenizer, batch_size=batch_size, autocast_dtype=autocast_dtype)

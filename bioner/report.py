@@ -166,3 +166,102 @@ def plot_f1_by_length(results: dict[str, dict], path: str | Path) -> None:
     axes.set_title("Strict entity F1, overall and by entity length")
     axes.legend(title="Entities", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.savefig(Path(path), format="png", dpi=120)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4f}" if value < 1 else f"{value:.3f}"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
+    """Markdown for ``benchmark_latency.py``: the seed's Table IV (mean seconds per instance per model) and the
+    measurements behind it, with ratios to the fastest encoder at the same batch size."""
+    fastest: dict[int, float] = {}
+    for row in rows:
+        if row["kind"] == "encoder":
+            size = row["batch_size"]
+            fastest[size] = min(fastest.get(size, math.inf), row["mean_s"])
+    has_f1 = any("strict_f1" in row for row in rows)
+    lines = [f"# Inference latency on {dataset}", ""]
+    lines += [
+        "Inference only (no model loading, warm-up or scoring), per instance, after warm-up. "
+        f"Device: {meta.get('device', '?')}; {meta.get('machine', {}).get('processor', '')}, "
+        f"torch {meta.get('machine', {}).get('torch', '?')}; {meta.get('instances', '?')} instances of "
+        f"{meta.get('split', 'test')}; memory: {meta.get('memory', '?')}.",
+        "",
+        "## Table IV layout: average inference time per instance (seconds)",
+        "",
+    ]
+    header = ["Model (decoding)", "batch", dataset, "× fastest encoder"] + (["strict F1"] if has_f1 else [])
+    table_rows = []
+    for row in rows:
+        ratio = row["mean_s"] / fastest[row["batch_size"]] if row["batch_size"] in fastest else None
+        cells = [row["name"], str(row["batch_size"]), _seconds(row["mean_s"]), _number(ratio)]
+        if has_f1:
+            cells.append(_pct(row["strict_f1"]) if row.get("strict_f1") is not None else "–")
+        table_rows.append(cells)
+    lines += [_table(header, table_rows), "", "## Measurements", ""]
+    header = [
+        "Model (decoding)", "batch", "mean s", "p50 s", "p95 s", "inst/s", "passes/inst", "median passes",
+        "tokens/inst", "corrections/inst", "draft agreement", "peak MB", "device", "dtype",
+    ] + (["strict F1", "relaxed F1"] if has_f1 else [])  # fmt: skip
+    table_rows = []
+    for row in rows:
+        cells = [
+            row["name"],
+            str(row["batch_size"]),
+            _seconds(row["mean_s"]),
+            _seconds(row["p50_s"]),
+            _seconds(row["p95_s"]),
+            _number(row["instances_per_s"]),
+            _number(row["forward_passes"], 2),
+            _number(row["median_forward_passes"], 1),
+            _number(row["generated_tokens"]),
+            _number(row["corrections"], 2),
+            _number(None if row["draft_tag_agreement"] is None else 100 * row["draft_tag_agreement"], 2),
+            _number(row["peak_memory_mb"], 0),
+            row["device"],
+            row["dtype"],
+        ]
+        if has_f1:
+            for key in ("strict_f1", "relaxed_f1"):
+                cells.append(_pct(row[key]) if row.get(key) is not None else "–")
+        table_rows.append(cells)
+    lines += [_table(header, table_rows), ""]
+    lines += [
+        "Passes are decoder forward passes per instance (hardware-independent cost); `floor` is one teacher-forced"
+        " pass over prompt + gold answer, the least any generative tagger computes (not a decoding: no F1)."
+        " Speculative decoding costs 1 + corrections passes (a correction of the very last tag needs none);"
+        " draft agreement is the share of words where the draft's tag is the decoder's final tag.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
+    """Scatter (PNG) of mean seconds per instance (log scale) against strict F1, one point per model/mode."""
+    points = [row for row in rows if row.get("strict_f1") is not None]
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    markers = {"encoder": "s", "decoder": "o"}
+    for row in points:
+        axes.scatter(row["mean_s"], 100 * row["strict_f1"], marker=markers.get(row["kind"], "^"), s=40)
+        axes.annotate(
+            f"{row['name']} (b={row['batch_size']})",
+            (row["mean_s"], 100 * row["strict_f1"]),
+            fontsize=7,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
+    axes.set_xscale("log")
+    axes.set_xlabel("Seconds per instance (log scale)")
+    axes.set_ylabel("Strict F1 (%)")
+    axes.set_title("Speed vs accuracy (squares: encoders, circles: decoder LLMs)")
+    axes.grid(True, which="both", alpha=0.3)
+    figure.savefig(Path(path), format="png", dpi=120)

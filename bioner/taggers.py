@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from bioner.bio import DECODERS
-from bioner.decoding import make_decoder
+from bioner.decoding import ALL_O_DRAFT, make_decoder
 from bioner.encoder import tag_sentences
 from bioner.llm import is_decoder_model, load_trained_decoder
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
@@ -61,8 +61,9 @@ class DecoderTagger:
     """A decoder LLM trained by ``train_decoder.py`` (full model or adapter), prompted for one tag per word.
 
     Instances whose prompt and answer could exceed ``max_length`` tokens (default: the model's context length)
-    are split into consecutive windows of words, each decoded on its own; an ``I-X`` that would open a window after a non-entity is read as ``B-X``
-    (counted in ``last_stats``).
+    are split into consecutive windows of words, each decoded on its own; an ``I-X`` that would open a window
+    after a non-entity is read as ``B-X`` (counted in ``last_stats``). ``draft`` (``"all-O"`` or an
+    ``EncoderTagger``) feeds ``speculative`` decoding; its time is part of ``last_seconds``.
     """
 
     model: object
@@ -72,6 +73,7 @@ class DecoderTagger:
     batch_size: int = 8
     max_length: int | None = None
     autocast_dtype: object = None
+    draft: object = None
     last_seconds: float = field(default=0.0, init=False)
     last_stats: dict = field(default_factory=dict, init=False)
 
@@ -85,7 +87,9 @@ class DecoderTagger:
 
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
         """Tags per word; ``last_seconds`` is inference time, ``last_stats`` forward passes and alignment."""
-        decoder = make_decoder(self.decoding, self.model, self.answers, self.batch_size, self.autocast_dtype)
+        decoder = make_decoder(
+            self.decoding, self.model, self.answers, self.batch_size, self.autocast_dtype, draft=self.draft
+        )
         spans = [self._windows(words) for words in sentences]
         pieces = [list(sentences[i][a:b]) for i, windows in enumerate(spans) for a, b in windows]
         start = time.perf_counter()
@@ -117,6 +121,8 @@ class DecoderTagger:
             "window_boundary_repairs": repairs,
             "alignment": output.alignment,
         }
+        if self.decoding == "speculative":
+            self.last_stats.update(_draft_stats(output, spans))
         return tags
 
     def _windows(self, words: Sequence[str]) -> list[tuple[int, int]]:
@@ -140,6 +146,35 @@ class DecoderTagger:
         return windows
 
 
+def _draft_stats(output, spans: list[list[tuple[int, int]]]) -> dict:
+    """How far the draft was from the decoder's answer, and what checking it cost, per instance.
+
+    Per instance, ``forward_passes == windows + corrections - final_corrections`` (a correction of a window's
+    last decision needs no further pass).
+    """
+    corrections, finals, cursor = [], [], 0
+    for windows in spans:
+        corrections.append(sum(output.corrections[cursor : cursor + len(windows)]))
+        finals.append(sum(output.final_corrections[cursor : cursor + len(windows)]))
+        cursor += len(windows)
+    words = sum(len(tags) for tags in output.tags)
+    agreeing = sum(
+        d == t
+        for draft, tags in zip(output.drafts, output.tags, strict=True)
+        for d, t in zip(draft, tags, strict=True)
+    )
+    return {
+        "corrections": corrections,
+        "final_corrections": finals,
+        "windows": [len(windows) for windows in spans],
+        "corrections_per_instance": round(sum(corrections) / max(len(corrections), 1), 3),
+        "draft_agreeing_tags": agreeing,
+        "draft_tags": words,
+        "draft_tag_agreement": round(agreeing / max(words, 1), 4),
+        "draft_seconds": round(output.draft_seconds, 4),
+    }
+
+
 def _context_length(model) -> int:
     config = getattr(model, "config", None)
     return int(getattr(config, "max_position_embeddings", None) or 2048)
@@ -149,17 +184,22 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
     """Load a trained model as a tagger; ``options`` are the tagger's fields (max_length, decoding, ...).
 
     Decoders (a ``train_decoder.py`` output dir or Hub repo, adapter or full model) accept ``decoding``
-    (constrained/free; ``llm_decoding`` overrides it so one call can carry both kinds' choice),
-    ``batch_size``, ``max_length``, ``dtype``, ``load_in_4bit`` and ``autocast_dtype`` (each defaulting to how the
-    model was trained; ``autocast_dtype="none"`` turns mixed precision off); encoders take the
-    ``EncoderTagger`` fields (``decoding`` is their viterbi/argmax choice).
+    (constrained/speculative/free; ``llm_decoding`` overrides it so one call can carry both kinds' choice),
+    ``draft_model`` (``speculative``: an encoder dir/Hub id, or ``"all-O"``), ``batch_size``, ``max_length``,
+    ``dtype``, ``load_in_4bit`` and ``autocast_dtype`` (each defaulting to how the model was trained;
+    ``autocast_dtype="none"`` turns mixed precision off); encoders take the ``EncoderTagger`` fields
+    (``decoding`` is their viterbi/argmax choice). ``device`` (default: CUDA when available) places either.
     """
     path = resolve_model_name(name_or_path)
     llm_decoding = options.pop("llm_decoding", None)
+    device = _device(options.pop("device", None))
+    draft_model = options.pop("draft_model", None)
     if is_decoder_model(path) or _is_hub_decoder(path):
         if llm_decoding is not None:
             options["decoding"] = llm_decoding
-        return _load_decoder_tagger(path, options)
+        return _load_decoder_tagger(path, options, device, draft_model)
+    if draft_model is not None:
+        raise ModelLoadError(f"--draft_model is for decoder LLMs; '{name_or_path}' is an encoder")
     for key in ("dtype", "load_in_4bit", "autocast_dtype"):
         options.pop(key, None)
     if options.get("max_length") is None:
@@ -170,8 +210,14 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
             f"'{name_or_path}' has no NER label names in its config (id2label = {json.dumps(model.config.id2label)});"
             " pass a model trained with train_encoder.py"
         )
-    model.eval()
+    model.to(device).eval()
     return EncoderTagger(model=model, tokenizer=load_tokenizer(path), **options)
+
+
+def _device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def _is_hub_decoder(name: str) -> bool:
@@ -186,22 +232,42 @@ def _is_hub_decoder(name: str) -> bool:
         return False
 
 
-def _load_decoder_tagger(path: str, options: dict) -> DecoderTagger:
+def _load_decoder_tagger(path: str, options: dict, device: torch.device, draft_model: str | None):
     decoding = options.pop("decoding", "constrained")
     if decoding in DECODERS:  # an encoder-only choice (viterbi/argmax) passed by a generic caller
         decoding = "constrained"
+    if decoding != "speculative" and draft_model is not None:
+        raise ModelLoadError("--draft_model is only used by --decoding speculative")
+    load_in_4bit = options.pop("load_in_4bit", None)
     model, tokenizer, prompt_format = load_trained_decoder(
-        path, dtype=options.pop("dtype", None), load_in_4bit=options.pop("load_in_4bit", None)
+        path, dtype=options.pop("dtype", None), load_in_4bit=load_in_4bit
     )
+    if not _is_quantized(model):  # bitsandbytes models are placed at load (device_map)
+        model.to(device)
     autocast = options.pop("autocast_dtype", "as-trained")
     if autocast == "as-trained":  # training's mixed precision, recorded in bioner_decoder.json
         autocast = prompt_format.extra.get("autocast")
     if isinstance(autocast, str):
         autocast = None if autocast == "none" else getattr(torch, autocast)
     options["autocast_dtype"] = autocast
-    for key in ("stride",):
-        options.pop(key, None)
+    options.pop("stride", None)
+    if decoding == "speculative":
+        options["draft"] = _load_draft(draft_model or ALL_O_DRAFT, device)
     return DecoderTagger(model, tokenizer, prompt_format, decoding=decoding, **options)
+
+
+def _load_draft(draft_model: str, device: torch.device) -> str | EncoderTagger:
+    """The draft for speculative decoding: ``"all-O"`` or an encoder tagger (Viterbi, so drafts are valid BIO)."""
+    if draft_model == ALL_O_DRAFT:
+        return ALL_O_DRAFT
+    draft = load_tagger(draft_model, device=str(device))
+    if not isinstance(draft, EncoderTagger):
+        raise ModelLoadError(f"--draft_model '{draft_model}' is a decoder; the draft must be an encoder")
+    return draft
+
+
+def _is_quantized(model) -> bool:
+    return bool(getattr(getattr(model, "config", None), "quantization_config", None))
 
 
 def _has_default_labels(id2label: dict) -> bool:

@@ -68,3 +68,18 @@ def demo_splits():
 def tiny_bert(tmp_path_factory, demo_splits) -> Path:
     sentences = [tokens for split in demo_splits.values() for tokens, _ in split]
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), sentences)
+
+
+@pytest.fixture(scope="session")
+def demo_encoder(tmp_path_factory, tiny_bert) -> Path:
+    """The tiny BERT briefly fine-tuned on the demo corpus: an encoder with the demo labels (a draft model)."""
+    import train_encoder
+
+    output = tmp_path_factory.mktemp("demo-encoder")
+    train_encoder.main(
+        ["--model_name_or_path", str(tiny_bert), "--dataset", "demo", "--output_dir", str(output),
+         "--max_steps", "40", "--learning_rate", "1e-3", "--use_cpu", "--per_device_train_batch_size", "16",
+         "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+         "--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "1000"]
+    )  # fmt: skip
+    return output

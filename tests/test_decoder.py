@@ -13,55 +13,10 @@ import train_decoder
 from bioner.data import load_ner_dataset
 from bioner.taggers import load_tagger
 from metrics.bio_ner.scoring import compute_ner_scores
+from tests.fixtures_decoders import DECODER_FAST
+from tests.fixtures_decoders import train_instances as _train_instances
 
-FAST = [
-    "--dataset", "demo",
-    "--eval_strategy", "no",
-    "--save_strategy", "no",
-    "--load_best_model_at_end", "false",
-    "--disable_tqdm", "true",
-    "--report_to", "none",
-]  # fmt: skip
-
-
-def _train_instances(n: int = 16):
-    split = load_ner_dataset("demo")["train"].select(range(n))
-    names = split.features["ner_tags"].feature.names
-    return [list(t) for t in split["tokens"]], [[names[i] for i in tags] for tags in split["ner_tags"]]
-
-
-@pytest.fixture(scope="session", params=["tags", "paper"])
-def overfit_run(request, tmp_path_factory, tiny_llama) -> tuple[Path, dict]:
-    """Full fine-tuning of the tiny Llama on 16 demo sentences until it has memorised them."""
-    output = tmp_path_factory.mktemp(f"overfit-{request.param}")
-    result = train_decoder.main(
-        [
-            *FAST,
-            "--model_name_or_path",
-            str(tiny_llama),
-            "--output_dir",
-            str(output),
-            "--output_format",
-            request.param,
-            "--use_peft",
-            "false",
-            "--max_train_samples",
-            "16",
-            "--max_eval_samples",
-            "16",
-            "--learning_rate",
-            "3e-3",
-            "--lr_scheduler_type",
-            "constant",
-            "--max_steps",
-            "250",
-            "--per_device_train_batch_size",
-            "16",
-            "--effective_batch_size",
-            "16",
-        ]  # fmt: skip
-    )
-    return output, result
+FAST = DECODER_FAST
 
 
 def test_overfit_constrained_reproduces_gold(overfit_run):
