@@ -5,7 +5,8 @@ folder and trains a LoRA adapter with ``train_decoder.main`` at its defaults for
 with double quantization, bf16, gradient checkpointing) until it has memorised 16 ``demo`` train sentences
 (r 64 = full rank of the 64-wide model, lr 3e-3, 150 steps of 16). It then reloads the adapter with
 ``load_tagger(load_in_4bit=...)`` and decodes the first 32 test sentences (unseen) and the 16 memorised ones, each
-with ``constrained`` at batch 8 and batch 1 (tags and passes must be identical) and ``free`` at batch 8. Free
+with ``constrained`` at batch 8 and batch 1 (tags and passes must be identical), ``speculative`` with the all-O
+draft at batch 8 and 1 (tags must equal constrained's; passes = 1 + corrections) and ``free`` at batch 8. Free
 decoding only writes well-formed answers for memorised sentences, so that is where ``constrained == free`` (on
 every perfectly aligned instance) is tested. Prints, and writes to ``$OUT/gpu_check.json`` when ``OUT`` is set, one
 JSON line of figures: whether the linear layers are bitsandbytes ``Linear4bit`` on the GPU, forward passes and
@@ -102,10 +103,20 @@ def quantization_report(model) -> dict:
 
 def timed(tagger, words, mode: str, batch_size: int) -> dict:
     tagger.decoding, tagger.batch_size = mode, batch_size
+    tagger.draft = "all-O" if mode == "speculative" else None
     tags = tagger(words, progress=False)
     stats = tagger.last_stats
+    if mode == "speculative":  # one pass per window plus one per correction that something follows
+        expected = [
+            w + c - f
+            for w, c, f in zip(
+                stats["windows"], stats["corrections"], stats["final_corrections"], strict=True
+            )
+        ]
+        stats["passes_are_1_plus_corrections"] = stats["forward_passes"] == expected
     return {
         "tags": tags,
+        "stats": stats,
         "forward_passes": stats["forward_passes"],
         "summary": {
             "mode": mode,
@@ -114,7 +125,47 @@ def timed(tagger, words, mode: str, batch_size: int) -> dict:
             "forward_passes_per_instance": stats["forward_passes_per_instance"],
             "generated_tokens_per_instance": stats["generated_tokens_per_instance"],
             **({"alignment": stats["alignment"]} if stats.get("alignment") else {}),
+            **(
+                {"corrections_per_instance": stats["corrections_per_instance"]}
+                if mode == "speculative"
+                else {}
+            ),
         },
+    }
+
+
+def speculative_agreement(runs: dict) -> dict:
+    """Per batch size: instances and words where speculative's tags differ from constrained's, and whether
+    every instance cost exactly 1 + corrections passes."""
+    report = {}
+    for size in ("b8", "b1"):
+        fast, reference = runs[f"speculative_{size}"], runs[f"constrained_{size}"]
+        pairs = list(zip(fast["tags"], reference["tags"], strict=True))
+        report[size] = {
+            "differing_instances": sum(a != b for a, b in pairs),
+            "differing_words": sum(x != y for a, b in pairs for x, y in zip(a, b, strict=True)),
+            "words": sum(len(b) for _, b in pairs),
+            "passes_are_1_plus_corrections": fast["stats"]["passes_are_1_plus_corrections"],
+        }
+    return report
+
+
+def fp32_speculative_check(output: Path, words) -> dict:
+    """The adapter reloaded without 4-bit or autocast (fp32 weights and compute): speculative vs constrained.
+
+    Both decoders make the same greedy choices in exact arithmetic; in bf16 the one long verification pass
+    and the short incremental chunks round differently, so near-ties can flip. fp32 shows the logic is exact.
+    """
+    from bioner.taggers import load_tagger
+
+    tagger = load_tagger(str(output), load_in_4bit=False, dtype="float32", autocast_dtype="none")
+    runs = {
+        f"{mode}_b{size}": timed(tagger, words, mode, size)
+        for mode in ("constrained", "speculative")
+        for size in (8, 1)
+    }
+    return {key: run["summary"] for key, run in runs.items()} | {
+        "speculative_vs_constrained": speculative_agreement(runs)
     }
 
 
@@ -240,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict:
         """Constrained (batch 8 and 1) and free (batch 8) on ``sentences``; free == constrained where aligned."""
         runs = {"constrained_b8": timed(tagger, sentences, "constrained", 8)}
         runs["constrained_b1"] = timed(tagger, sentences, "constrained", 1)
+        runs["speculative_b8"] = timed(tagger, sentences, "speculative", 8)
+        runs["speculative_b1"] = timed(tagger, sentences, "speculative", 1)
         per_instance.clear()
         bioner.decoding.align_answer = recording_align
         try:
@@ -261,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
             constrained_b8_vs_b1_differing_instances=[
                 i for i, (a, b) in enumerate(zip(batched["tags"], single["tags"], strict=True)) if a != b
             ],
+            speculative_vs_constrained=speculative_agreement(runs),
             free_perfectly_aligned_instances=len(perfect),
             constrained_equals_free_where_aligned=all(batched["tags"][i] == free["tags"][i] for i in perfect),
             constrained_vs_free_differing_aligned_instances=[
@@ -282,6 +336,8 @@ def main(argv: list[str] | None = None) -> dict:
     test_report["reload_equals_after_training"] = test_report.pop("_tags") == after_training
     train_report.pop("_tags")
     figures["decode"] = {"test": test_report, "train_memorised": train_report}
+    figures["decode_fp32"] = fp32_speculative_check(output, words)
+    print(f"fp32: {json.dumps(figures['decode_fp32'])}", flush=True)
     if cuda:
         figures["decode"]["max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     figures["max_memory_allocated_mb"] = max(
@@ -294,6 +350,15 @@ def main(argv: list[str] | None = None) -> dict:
         "quantized_as_asked": (figures["reloaded_model"]["linear4bit_layers"] > 0) == four_bit,
         "linear4bit_on_cuda": figures["linear4bit_on_cuda"] if cuda and four_bit else None,
         "constrained_b8_equals_b1": all(r["constrained_b8_equals_b1"] for r in reports),
+        "speculative_passes_are_1_plus_corrections": all(
+            agreement["passes_are_1_plus_corrections"]
+            for r in (*reports, figures["decode_fp32"])
+            for agreement in r["speculative_vs_constrained"].values()
+        ),
+        "speculative_equals_constrained_fp32": all(
+            agreement["differing_instances"] == 0
+            for agreement in figures["decode_fp32"]["speculative_vs_constrained"].values()
+        ),
         "reload_equals_after_training": test_report["reload_equals_after_training"],
         "constrained_equals_free_where_aligned": all(
             r["constrained_equals_free_where_aligned"] for r in reports

@@ -47,12 +47,18 @@ def _allowed_transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarra
     return start_ok, step_ok
 
 
-def viterbi_decode(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
-    """Label indices of the highest-scoring valid IOB2 sequence under per-word ``log_probs[T, L]``."""
+def viterbi_decode(log_probs: np.ndarray, labels: Sequence[str], previous: str | None = None) -> list[int]:
+    """Label indices of the highest-scoring valid IOB2 sequence under per-word ``log_probs[T, L]``.
+
+    ``previous`` is the tag before the first word when the sequence continues one (speculative decoding
+    re-drafts the rest of a sentence after a verified tag); ``None`` means the sentence starts here.
+    """
     num_words = log_probs.shape[0]
     if num_words == 0:
         return []
     start_ok, step_ok = allowed_transitions(labels)
+    if previous is not None:
+        start_ok = step_ok[list(labels).index(previous)]
     greedy = log_probs.argmax(axis=-1)
     if start_ok[greedy[0]] and step_ok[greedy[:-1], greedy[1:]].all():
         return greedy.tolist()  # the unconstrained best path is valid, hence also the best valid path

@@ -24,11 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from bioner.alignment import align_answer, sum_counts
-from bioner.bio import allowed_transitions
+from bioner.bio import allowed_transitions, viterbi_decode
 from bioner.prompts import AnswerTokenizer
 
 DECODING_MODES = ("constrained", "free", "speculative")
@@ -78,6 +79,9 @@ class _Instance:
     tags: list[str] = field(default_factory=list)
     passes: int = 0
     draft: list[str] = field(default_factory=list)
+    draft_scores: np.ndarray | None = (
+        None  # [words, labels] log-probs of a scoring draft, decoder label order
+    )
     decisions: list[tuple[int, int]] = field(default_factory=list)
     corrections: int = 0
     ended_on_correction: bool = False
@@ -243,8 +247,10 @@ class SpeculativeDecoder(ConstrainedDecoder):
 
     The drafted answer (forced words plus drafted tags) is fed in one forward pass; the decoder's own constrained
     choice is read at every decision point, the longest prefix where it equals the draft is kept, its choice
-    replaces the first disagreement, and a new draft of the rest (the remaining drafted tags, ``I-X`` made
-    ``B-X`` where the correction made it invalid) is fed after it, reusing the KV cache. Rejected positions stay
+    replaces the first disagreement, and a new draft of the rest is fed after it, reusing the KV cache. An
+    encoder draft re-drafts the rest by Viterbi over its word scores, starting from the verified tag (a rejected
+    entity start does not leave orphan ``I-X`` tags behind to be corrected one by one); a fixed draft keeps its
+    tags, ``I-X`` read as ``B-X`` where the correction made it invalid. Rejected positions stay
     in the cache but are masked out, so rows of a batch can be corrected at different places. Every choice is
     the same greedy choice over the same candidates as ``constrained``, so the output is the same (up to
     floating-point ties, as between batch sizes); a sentence costs ``1 + corrections`` forward passes, less one
@@ -279,21 +285,44 @@ class SpeculativeDecoder(ConstrainedDecoder):
                 " draft with an encoder trained on the same dataset"
             )
         self.draft = draft
+        self._labels = list(answer_tokenizer.format.labels)
         self._allowed = {state: set(trie.tag_at.values()) for state, trie in self._tries.items()}
 
     def _instances(self, indices: list[int], sentences, output: DecodeOutput) -> list[_Instance]:
         batch = super()._instances(indices, sentences, output)
         start = time.perf_counter()
+        words = [inst.words for inst in batch]
         if self.draft == ALL_O_DRAFT:
-            drafts = [["O"] * len(inst.words) for inst in batch]
+            drafts = [["O"] * len(w) for w in words]
+        elif hasattr(
+            self.draft, "word_log_probs"
+        ):  # an encoder: keep its scores to re-draft after corrections
+            for inst, scores in zip(batch, self.draft.word_log_probs(words), strict=True):
+                inst.draft_scores = self._to_decoder_labels(np.asarray(scores))
+            drafts = [self._viterbi(inst, 0, None) for inst in batch]
         else:
-            drafts = self.draft([inst.words for inst in batch], progress=False)
+            drafts = self.draft(words, progress=False)
         output.draft_seconds += time.perf_counter() - start
         for inst, draft in zip(batch, drafts, strict=True):
             if len(draft) != len(inst.words):
                 raise ValueError(f"the draft gave {len(draft)} tags for {len(inst.words)} words")
             inst.draft = list(draft)
         return batch
+
+    def _to_decoder_labels(self, scores: np.ndarray) -> np.ndarray:
+        columns = np.full((scores.shape[0], len(self._labels)), -np.inf)
+        for j, label in enumerate(self.draft.labels):
+            columns[:, self._labels.index(label)] = scores[:, j]
+        return columns
+
+    def _viterbi(self, inst: _Instance, start: int, previous: str | None) -> list[str]:
+        indices = viterbi_decode(inst.draft_scores[start:], self._labels, previous=previous)
+        return [self._labels[i] for i in indices]
+
+    def _redraft(self, inst: _Instance) -> None:
+        """After a correction, the best encoder path for the remaining words that continues the verified tags."""
+        if inst.draft_scores is not None and inst.node == 0 and not inst.done:
+            inst.draft = inst.draft[: inst.word] + self._viterbi(inst, inst.word, inst.state)
 
     def _collect(self, inst: _Instance, output: DecodeOutput) -> None:
         super()._collect(inst, output)
@@ -358,6 +387,7 @@ class SpeculativeDecoder(ConstrainedDecoder):
                 if inst.done:  # the last decision: nothing follows, no further pass
                     inst.ended_on_correction = True
                 else:
+                    self._redraft(inst)
                     inst.pending, inst.decisions = self._draft_chunk(inst)
                 return offset + 1
         if not inst.done:  # the draft always runs to the end of the answer

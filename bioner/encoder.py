@@ -184,6 +184,24 @@ def window_log_probs(
     return results  # type: ignore[return-value]
 
 
+def word_log_probs(
+    model,
+    tokenizer,
+    sentences: Sequence[Sequence[str]],
+    *,
+    max_length: int = 512,
+    stride: int = 128,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """Per sentence, ``[words, labels]`` label log-probabilities (windows merged, most context kept)."""
+    encoder = WordEncoder(tokenizer, max_length=max_length, stride=stride)
+    windows = encoder.windows(sentences)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    scores = window_log_probs(model, windows, pad_id, batch_size=batch_size, progress=progress)
+    return merge_windows(windows, scores, [len(s) for s in sentences])
+
+
 def tag_sentences(
     model,
     tokenizer,
@@ -197,9 +215,13 @@ def tag_sentences(
 ) -> list[list[str]]:
     """Predict one BIO tag per word for pre-tokenized sentences."""
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    encoder = WordEncoder(tokenizer, max_length=max_length, stride=stride)
-    windows = encoder.windows(sentences)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scores = window_log_probs(model, windows, pad_id, batch_size=batch_size, progress=progress)
-    merged = merge_windows(windows, scores, [len(s) for s in sentences])
+    merged = word_log_probs(
+        model,
+        tokenizer,
+        sentences,
+        max_length=max_length,
+        stride=stride,
+        batch_size=batch_size,
+        progress=progress,
+    )
     return [decode_tags(word_scores, labels, decoding) for word_scores in merged]

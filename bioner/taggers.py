@@ -16,7 +16,7 @@ import torch
 
 from bioner.bio import DECODERS
 from bioner.decoding import ALL_O_DRAFT, make_decoder
-from bioner.encoder import tag_sentences
+from bioner.encoder import tag_sentences, word_log_probs
 from bioner.llm import is_decoder_model, load_trained_decoder
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
 from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
@@ -54,6 +54,18 @@ class EncoderTagger:
         )
         self.last_seconds = time.perf_counter() - start
         return tags
+
+    def word_log_probs(self, sentences: Sequence[Sequence[str]]) -> list:
+        """Per sentence, ``[words, labels]`` log-probabilities (``labels`` order): what a speculative draft uses."""
+        return word_log_probs(
+            self.model,
+            self.tokenizer,
+            sentences,
+            max_length=self.max_length,
+            stride=self.stride,
+            batch_size=self.batch_size,
+            progress=False,
+        )
 
 
 @dataclass
