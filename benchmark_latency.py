@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
-from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.data import SPLIT_ALIASES, label_names, load_split
 from bioner.decoding import ALL_O_DRAFT, DECODING_MODES, SpeculativeDecoder
 from bioner.latency import LatencyRun, PeakMemory, machine, runs_to_json, time_batches
 from bioner.models import ModelLoadError
@@ -33,7 +33,6 @@ from bioner.taggers import DecoderTagger, EncoderTagger, load_tagger
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("benchmark_latency")
-SPLIT_ALIASES = {"dev": "validation", "devel": "validation", "valid": "validation"}
 
 
 @dataclass
@@ -223,16 +222,10 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = sorted(set(modes) - set(DECODING_MODES))
     if unknown:
         raise SystemExit(f"--decoding: unknown mode(s) {unknown}; choose from {DECODING_MODES}")
-    split = SPLIT_ALIASES.get(args.split, args.split)
     try:
-        dataset = load_ner_dataset(args.dataset, args.data_dir)
-    except DataFormatError as error:
+        data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)
+    except ValueError as error:  # DataFormatError included
         raise SystemExit(f"error: {error}") from None
-    if split not in dataset:
-        raise SystemExit(f"--split {args.split!r}: dataset has splits {list(dataset)}")
-    data = dataset[split]
-    if args.max_instances is not None:
-        data = data.select(range(min(args.max_instances, len(data))))
     labels = label_names(data)
     words = [list(tokens) for tokens in data["tokens"]]
     gold = [[labels[i] for i in tags] for tags in data["ner_tags"]]
@@ -247,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
                 bench.decoder(name, tagger, modes, drafts)
     except (ModelLoadError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
-    return write_results(args, bench, split)
+    return write_results(args, bench, SPLIT_ALIASES.get(args.split, args.split))
 
 
 def _load(name: str, args: LatencyArguments, device: torch.device):

@@ -22,7 +22,7 @@ import torch
 from transformers import HfArgumentParser
 
 from bioner.bio import DECODERS
-from bioner.data import DataFormatError, label_names, load_ner_dataset
+from bioner.data import SPLIT_ALIASES, DataFormatError, label_names, load_split
 from bioner.decoding import DECODING_MODES
 from bioner.evaluation import (
     PredictionsFileError,
@@ -37,7 +37,6 @@ from bioner.models import ModelLoadError
 from bioner.taggers import DecoderTagger, load_tagger
 
 logger = logging.getLogger("evaluate_ner")
-SPLIT_ALIASES = {"dev": "validation", "devel": "validation", "valid": "validation"}
 
 
 @dataclass
@@ -103,12 +102,7 @@ class EvaluationArguments:
 def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
     """Run the model over the chosen split; returns prediction records and timing metadata."""
     split = SPLIT_ALIASES.get(args.split, args.split)
-    dataset = load_ner_dataset(args.dataset, args.data_dir)
-    if split not in dataset:
-        raise SystemExit(f"--split {args.split!r}: dataset has splits {list(dataset)}")
-    data = dataset[split]
-    if args.max_instances is not None:
-        data = data.select(range(min(args.max_instances, len(data))))
+    data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)
     labels = label_names(data)
     tagger = load_tagger(
         args.model,

@@ -380,3 +380,23 @@ def _load_from_hub(repo_id: str, *, strict_bio: bool = False) -> datasets.Datase
     return _build_dataset_dict(
         {split: _hub_sentences(renamed[split], f"{repo_id}[{split}]", strict_bio) for split in SPLIT_STEMS}
     )
+
+
+SPLIT_ALIASES = {"dev": "validation", "devel": "validation", "valid": "validation"}
+
+
+def load_split(
+    name: str, data_dir: str | os.PathLike[str] | None, split: str, max_instances: int | None = None
+) -> datasets.Dataset:
+    """One split of a dataset (``dev`` and friends mean ``validation``), optionally its first N instances.
+
+    An unknown split is a :class:`ValueError` naming the splits there are.
+    """
+    dataset = load_ner_dataset(name, data_dir)
+    key = SPLIT_ALIASES.get(split, split)
+    if key not in dataset:
+        raise ValueError(f"--split {split!r}: dataset has splits {list(dataset)}")
+    data = dataset[key]
+    if max_instances is not None:
+        data = data.select(range(min(max_instances, len(data))))
+    return data

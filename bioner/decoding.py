@@ -44,7 +44,7 @@ class DecodeOutput:
     forward_passes: list[int]
     generated_tokens: list[int]
     alignment: dict[str, int] = field(default_factory=dict)
-    drafts: list[list[str]] = field(default_factory=list)
+    drafts: list[list[str]] = field(default_factory=list)  # speculative: each draft as given
     corrections: list[int] = field(default_factory=list)
     final_corrections: list[int] = field(default_factory=list)
     draft_seconds: float = 0.0
@@ -78,7 +78,8 @@ class _Instance:
     word: int = 0
     tags: list[str] = field(default_factory=list)
     passes: int = 0
-    draft: list[str] = field(default_factory=list)
+    draft: list[str] = field(default_factory=list)  # the current draft (re-drafted after corrections)
+    first_draft: list[str] = field(default_factory=list)  # the draft as given, before any verification
     draft_scores: np.ndarray | None = (
         None  # [words, labels] log-probs of a scoring draft, decoder label order
     )
@@ -275,7 +276,7 @@ class SpeculativeDecoder(ConstrainedDecoder):
         autocast_dtype=None,
     ):
         super().__init__(model, answer_tokenizer, batch_size=batch_size, autocast_dtype=autocast_dtype)
-        if draft != ALL_O_DRAFT and not callable(draft):
+        if draft != ALL_O_DRAFT and not (callable(draft) or hasattr(draft, "word_log_probs")):
             raise ValueError(f"draft must be {ALL_O_DRAFT!r} or a tagger (an encoder), got {draft!r}")
         labels = set(answer_tokenizer.format.labels)
         unknown = sorted(set(getattr(draft, "labels", [])) - labels)
@@ -294,9 +295,7 @@ class SpeculativeDecoder(ConstrainedDecoder):
         words = [inst.words for inst in batch]
         if self.draft == ALL_O_DRAFT:
             drafts = [["O"] * len(w) for w in words]
-        elif hasattr(
-            self.draft, "word_log_probs"
-        ):  # an encoder: keep its scores to re-draft after corrections
+        elif hasattr(self.draft, "word_log_probs"):  # an encoder: its scores re-draft after corrections
             for inst, scores in zip(batch, self.draft.word_log_probs(words), strict=True):
                 inst.draft_scores = self._to_decoder_labels(np.asarray(scores))
             drafts = [self._viterbi(inst, 0, None) for inst in batch]
@@ -306,7 +305,7 @@ class SpeculativeDecoder(ConstrainedDecoder):
         for inst, draft in zip(batch, drafts, strict=True):
             if len(draft) != len(inst.words):
                 raise ValueError(f"the draft gave {len(draft)} tags for {len(inst.words)} words")
-            inst.draft = list(draft)
+            inst.draft, inst.first_draft = list(draft), list(draft)
         return batch
 
     def _to_decoder_labels(self, scores: np.ndarray) -> np.ndarray:
@@ -326,7 +325,7 @@ class SpeculativeDecoder(ConstrainedDecoder):
 
     def _collect(self, inst: _Instance, output: DecodeOutput) -> None:
         super()._collect(inst, output)
-        output.drafts[inst.index], output.corrections[inst.index] = inst.draft, inst.corrections
+        output.drafts[inst.index], output.corrections[inst.index] = inst.first_draft, inst.corrections
         output.final_corrections[inst.index] = int(inst.ended_on_correction)
 
     def _decode_batch(self, active: list[_Instance]) -> None:

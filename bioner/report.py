@@ -244,24 +244,23 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
 
 
 def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
-    """Scatter (PNG) of mean seconds per instance (log scale) against strict F1, one point per model/mode."""
-    points = [row for row in rows if row.get("strict_f1") is not None]
-    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    """Mean seconds per instance (log scale) against strict F1 (PNG), one labelled point per model/mode/batch;
+    decoders' one-pass floors (no F1: not a decoding) are dotted vertical lines."""
+    figure = Figure(figsize=(9.5, 4.8), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
     markers = {"encoder": "s", "decoder": "o"}
-    for row in points:
-        axes.scatter(row["mean_s"], 100 * row["strict_f1"], marker=markers.get(row["kind"], "^"), s=40)
-        axes.annotate(
-            f"{row['name']} (b={row['batch_size']})",
-            (row["mean_s"], 100 * row["strict_f1"]),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
+    for row in rows:
+        label = f"{row['name']} (b={row['batch_size']})"
+        if row["kind"] == "floor":
+            axes.axvline(row["mean_s"], linestyle=":", color="grey", label=label)
+        elif row.get("strict_f1") is not None:
+            marker = markers.get(row["kind"], "^")
+            axes.scatter(row["mean_s"], 100 * row["strict_f1"], marker=marker, s=50, label=label)
     axes.set_xscale("log")
     axes.set_xlabel("Seconds per instance (log scale)")
     axes.set_ylabel("Strict F1 (%)")
     axes.set_title("Speed vs accuracy (squares: encoders, circles: decoder LLMs)")
     axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.savefig(Path(path), format="png", dpi=120)

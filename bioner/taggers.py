@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from bioner.bio import DECODERS
+from bioner.bio import DECODERS, decode_tags
 from bioner.decoding import ALL_O_DRAFT, make_decoder
-from bioner.encoder import tag_sentences, word_log_probs
+from bioner.encoder import word_log_probs
 from bioner.llm import is_decoder_model, load_trained_decoder
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
 from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
@@ -42,20 +42,12 @@ class EncoderTagger:
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
         """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring)."""
         start = time.perf_counter()
-        tags = tag_sentences(
-            self.model,
-            self.tokenizer,
-            sentences,
-            max_length=self.max_length,
-            stride=self.stride,
-            batch_size=self.batch_size,
-            decoding=self.decoding,
-            progress=progress,
-        )
+        scores = self.word_log_probs(sentences, progress=progress)
+        tags = [decode_tags(word_scores, self.labels, self.decoding) for word_scores in scores]
         self.last_seconds = time.perf_counter() - start
         return tags
 
-    def word_log_probs(self, sentences: Sequence[Sequence[str]]) -> list:
+    def word_log_probs(self, sentences: Sequence[Sequence[str]], progress: bool = False) -> list:
         """Per sentence, ``[words, labels]`` log-probabilities (``labels`` order): what a speculative draft uses."""
         return word_log_probs(
             self.model,
@@ -64,7 +56,7 @@ class EncoderTagger:
             max_length=self.max_length,
             stride=self.stride,
             batch_size=self.batch_size,
-            progress=False,
+            progress=progress,
         )
 
 

@@ -12,8 +12,7 @@ from bioner.bio import allowed_transitions, argmax_decode, decode_tags, split_ta
 LABELS = ["O", "B-Chemical", "B-Disease", "I-Chemical", "I-Disease"]
 
 
-def is_valid(tags):
-    previous = "O"
+def is_valid(tags, previous="O"):
     for tag in tags:
         if tag.startswith("I-") and previous[2:] != tag[2:]:
             return False
@@ -34,6 +33,28 @@ def test_viterbi_is_the_best_valid_sequence(length, seed):
         if is_valid([LABELS[i] for i in path])
     ]
     assert sum(log_probs[t, i] for t, i in enumerate(best)) == pytest.approx(max(valid_scores))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 2**32 - 1), st.sampled_from(LABELS))
+def test_viterbi_continuing_a_sequence_is_the_best_valid_continuation(length, seed, previous):
+    """Speculative decoding re-drafts the rest of a sentence after a verified tag with ``previous``."""
+    log_probs = np.log(np.random.default_rng(seed).dirichlet(np.ones(len(LABELS)), size=length))
+    best = viterbi_decode(log_probs, LABELS, previous=previous)
+    assert is_valid([LABELS[i] for i in best], previous)
+    valid_scores = [
+        sum(log_probs[t, i] for t, i in enumerate(path))
+        for path in itertools.product(range(len(LABELS)), repeat=length)
+        if is_valid([LABELS[i] for i in path], previous)
+    ]
+    assert sum(log_probs[t, i] for t, i in enumerate(best)) == pytest.approx(max(valid_scores))
+
+
+def test_viterbi_after_an_entity_may_continue_it():
+    log_probs = np.log(np.array([[0.1, 0.1, 0.1, 0.6, 0.1]]))  # I-Chemical preferred
+    assert viterbi_decode(log_probs, LABELS, previous="B-Chemical") == [3]
+    assert viterbi_decode(log_probs, LABELS, previous="O") != [3]
+    assert viterbi_decode(log_probs, LABELS, previous="I-Disease") != [3]
 
 
 def test_viterbi_repairs_what_argmax_gets_wrong():

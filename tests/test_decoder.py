@@ -302,3 +302,12 @@ def test_adapter_round_trip_through_the_hub(fake_hub, tiny_llama, tmp_path):
     evaluated = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert evaluated["test"]["strict"] == trained
     assert evaluated["meta"]["decoding"] == "constrained"
+    run_python(
+        ["evaluate_ner.py", "--model", "testorg/tiny-adapter", "--dataset", "demo", "--max_instances", "6",
+         "--decoding", "speculative", "--draft", "all-O", "--output_dir", str(tmp_path / "speculative")],
+        env,
+    )  # fmt: skip
+    speculative = json.loads((tmp_path / "speculative" / "results.json").read_text())
+    assert speculative["test"]["strict"] == trained  # the same tags, from the Hub adapter
+    assert speculative["meta"]["decoding"] == "speculative"
+    assert speculative["meta"]["draft_model"] == "all-O"

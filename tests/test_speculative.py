@@ -128,3 +128,51 @@ def test_draft_model_must_be_an_encoder_and_needs_speculative(overfit_run):
         load_tagger(str(overfit_run[0]), decoding="constrained", draft_model=ALL_O_DRAFT)
     with pytest.raises(ModelLoadError, match="must be an encoder"):
         load_tagger(str(overfit_run[0]), decoding="speculative", draft_model=str(overfit_run[0]))
+
+
+def test_encoder_scores_give_its_viterbi_tags(demo_encoder):
+    """The draft's scores are the encoder's own: Viterbi over them is exactly what the encoder tags."""
+    from bioner.bio import decode_tags
+
+    words, _ = _sentences()
+    encoder = load_tagger(str(demo_encoder))
+    scores = encoder.word_log_probs(words)
+    assert [s.shape for s in scores] == [(len(w), len(encoder.labels)) for w in words]
+    assert [decode_tags(s, encoder.labels) for s in scores] == encoder(words, progress=False)
+
+
+def test_a_rejected_entity_is_redrafted_from_the_verified_tag(overfit_run):
+    """After the decoder rejects an entity start, the rest is re-drafted from its tag: no orphan I- tags left."""
+    import numpy as np
+
+    from bioner.decoding import DecodeOutput
+
+    tagger = load_tagger(str(overfit_run[0]))
+    labels = tagger.labels
+    rows = {"B-Chemical": [0.3, 0.7], "I-Chemical": [0.3, 0.1, 0.6], "O": [0.9]}  # O, B-Chemical, I-Chemical
+
+    def row(first: str) -> list[float]:
+        probs = dict(zip(["O", "B-Chemical", "I-Chemical"], rows[first], strict=False))
+        return np.log([probs.get(label, 0.0) + 1e-6 for label in labels])
+
+    class ScoringDraft:
+        def __init__(self):
+            self.labels = labels
+
+        def word_log_probs(self, sentences):
+            return [
+                np.array([row("B-Chemical"), row("I-Chemical"), row("I-Chemical"), row("O")])
+                for _ in sentences
+            ]
+
+    words = [["Aspirin", "sodium", "salt", "."]]
+    decoder = SpeculativeDecoder(tagger.model, tagger.answers, ScoringDraft())
+    (inst,) = decoder._instances([0], words, DecodeOutput([], [], []))
+    assert inst.draft == ["B-Chemical", "I-Chemical", "I-Chemical", "O"]
+    inst.word, inst.state = 1, "O"  # as if the decoder had tagged word 0 "O"
+    decoder._redraft(inst)
+    assert inst.draft == ["B-Chemical", "O", "O", "O"]
+    reference = ConstrainedDecoder(tagger.model, tagger.answers)(words, progress=False)
+    output = decoder(words, progress=False)
+    assert output.tags == reference.tags
+    assert output.forward_passes[0] == 1 + output.corrections[0] - output.final_corrections[0]
