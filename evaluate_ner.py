@@ -21,9 +21,8 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
-from bioner.bio import DECODERS
+from bioner.arguments import TaggerArguments
 from bioner.data import SPLIT_ALIASES, DataFormatError, label_names, load_split
-from bioner.decoding import DECODING_MODES
 from bioner.evaluation import (
     PredictionsFileError,
     headline,
@@ -34,7 +33,7 @@ from bioner.evaluation import (
     write_outputs,
 )
 from bioner.models import ModelLoadError
-from bioner.taggers import DecoderTagger, load_tagger
+from bioner.taggers import DecoderTagger
 
 logger = logging.getLogger("evaluate_ner")
 
@@ -56,66 +55,14 @@ class EvaluationArguments:
     output_dir: str | None = field(
         default=None, metadata={"help": "Where to write results (default: next to the input)."}
     )
-    batch_size: int = field(default=64, metadata={"help": "Instances per forward pass."})
-    max_seq_length: int | None = field(
-        default=None,
-        metadata={
-            "help": "Tokens per window; longer instances are windowed (default: 512 for encoders, the length"
-            " a decoder was trained with)."
-        },
-    )
-    stride: int = field(default=128, metadata={"help": "Sub-words shared by consecutive windows."})
-    bio_decoding: str = field(
-        default="viterbi", metadata={"help": f"Encoders: how word scores become tags: {DECODERS}."}
-    )
-    decoding: str = field(
-        default="constrained",
-        metadata={
-            "help": f"Decoder LLMs: {DECODING_MODES} (greedy always; speculative gives constrained's tags in"
-            " fewer passes)."
-        },
-    )
-    draft_model: str | None = field(
-        default=None,
-        metadata={
-            "aliases": ["--draft"],
-            "help": "--decoding speculative: the draft, an encoder trained on the same labels (dir or Hub id)"
-            " or 'all-O' (default).",
-        },
-    )
-    load_in_4bit: bool | None = field(
-        default=None,
-        metadata={"help": "Decoder LLMs: load the base model in 4-bit NF4 (default: as in training)."},
-    )
-    dtype: str | None = field(
-        default=None,
-        metadata={"help": "Decoder LLMs: weights dtype (float32, bfloat16; default: as in training)."},
-    )
-    bf16: bool | None = field(
-        default=None,
-        metadata={
-            "help": "Decoder LLMs: bfloat16 autocast on (true) or off (false); default: as in training."
-        },
-    )
 
 
-def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
+def predict_records(args: EvaluationArguments, tagger_args: TaggerArguments) -> tuple[list[dict], dict]:
     """Run the model over the chosen split; returns prediction records and timing metadata."""
     split = SPLIT_ALIASES.get(args.split, args.split)
     data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)
     labels = label_names(data)
-    tagger = load_tagger(
-        args.model,
-        max_length=args.max_seq_length,
-        stride=args.stride,
-        batch_size=args.batch_size,
-        decoding=args.bio_decoding,
-        llm_decoding=args.decoding,
-        draft_model=args.draft_model,
-        dtype=args.dtype,
-        load_in_4bit=args.load_in_4bit,
-        autocast_dtype={None: "as-trained", True: "bfloat16", False: "none"}[args.bf16],
-    )
+    tagger = tagger_args.load(args.model)
     unknown = sorted(set(labels) - set(tagger.labels))
     if unknown:
         logger.warning("the model cannot predict gold tags %s (trained on another label set?)", unknown)
@@ -131,16 +78,18 @@ def predict_records(args: EvaluationArguments) -> tuple[list[dict], dict]:
     }
     if isinstance(tagger, DecoderTagger):
         meta.update({k: v for k, v in tagger.last_stats.items() if not isinstance(v, list)})
-        if args.draft_model:
-            meta["draft_model"] = args.draft_model
+        if tagger_args.draft_model:
+            meta["draft_model"] = tagger_args.draft_model
         meta["bf16_autocast"] = tagger.autocast_dtype == torch.bfloat16
     else:
-        meta["bio_decoding"] = args.bio_decoding
+        meta["bio_decoding"] = tagger_args.bio_decoding
     return predictions_records(data["id"], data["tokens"], gold, predictions), meta
 
 
 def main(argv: list[str] | None = None) -> dict:
-    (args,) = HfArgumentParser(EvaluationArguments).parse_args_into_dataclasses(args=argv)
+    args, tagger_args = HfArgumentParser((EvaluationArguments, TaggerArguments)).parse_args_into_dataclasses(
+        args=argv
+    )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     if (args.model is None) == (args.predictions is None):
         raise SystemExit("pass exactly one of --model or --predictions")
@@ -149,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
             records, meta = read_predictions(args.predictions), {"predictions": args.predictions}
             default_dir = Path(args.predictions).parent
         else:
-            records, meta = predict_records(args)
+            records, meta = predict_records(args, tagger_args)
             default_dir = Path("runs") / f"eval-{Path(args.model).name}-{Path(args.dataset).name}"
         scores = score_records(records)
     except (DataFormatError, PredictionsFileError, ModelLoadError, ValueError) as error:

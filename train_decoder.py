@@ -51,6 +51,7 @@ from bioner.llm import (
 from bioner.models import ModelLoadError
 from bioner.prompts import OUTPUT_FORMATS, AnswerTokenizer, PromptFormatError, build_prompt_format
 from bioner.taggers import DecoderTagger, load_tagger
+from bioner.text import WORD_STYLE_KEY, infer_word_style
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_decoder")
@@ -312,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
         max_length=training_args.max_length,
         load_in_4bit=bool(model_args.load_in_4bit),
         dtype=model_args.dtype,
+        **{WORD_STYLE_KEY: infer_word_style(word for words in dataset["train"]["tokens"] for word in words)},
     )
     logger.info(
         "%d train / %d dev examples, longest %d tokens (cap %d), %d tag tokens added, format %s",

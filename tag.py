@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""Tag raw text (or pre-tokenized words) with any trained model: entities with character offsets, as JSONL.
+
+    python tag.py --model runs/bc5cdr-minilm --text "Cisplatin-induced nephrotoxicity in rats."
+    python tag.py --model org/bc5cdr-biomedbert --input abstracts/*.txt --output entities.jsonl
+    python tag.py --model runs/bc5cdr-llama --input pubmed.jsonl --text_field abstract --output out.jsonl \
+        --decoding speculative --draft_model runs/bc5cdr-biomedbert
+    accelerate launch --num_processes 4 tag.py --model ... --input corpus.jsonl --output out.jsonl
+
+Each output line is one input document, in input order: ``{"id", "text", "entities": [{"start", "end", "text",
+"type", "score"}]}`` with ``text[start:end] == entity["text"]`` (``score``, the mean tag probability, for
+encoders only); ``--with_tags`` adds every word's span and tag and the sentence spans. Raw text is cut into
+words the way the model's training corpus was (``bioner/text.py``) and into sentences; long sentences are
+windowed by the model, never truncated. Under ``accelerate launch`` each process tags its share of the
+documents; a stopped run resumes where it stopped when started again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+from accelerate import PartialState
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser
+
+from bioner.arguments import TaggerArguments
+from bioner.documents import INPUT_FORMATS, TXT_UNITS, Document, InputFormatError, read_documents
+from bioner.models import ModelLoadError
+from bioner.shards import OutputMergeError, ShardedOutput
+from bioner.tagging import tag_documents
+from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
+
+logger = logging.getLogger("tag")
+
+
+@dataclass
+class TagArguments:
+    model: str = field(metadata={"help": "Trained model directory or Hub id (encoder or decoder LLM)."})
+    input: list[str] = field(
+        default_factory=list, metadata={"help": "Input files: .txt, .jsonl, or CoNLL (.tsv/.conll)."}
+    )
+    text: list[str] = field(
+        default_factory=list, metadata={"help": "Texts to tag, given on the command line."}
+    )
+    output: str | None = field(
+        default=None, metadata={"help": "Output JSONL (default: print the records to standard output)."}
+    )
+    input_format: str = field(
+        default="auto", metadata={"help": f"{INPUT_FORMATS}; auto goes by the file suffix (.txt otherwise)."}
+    )
+    txt_unit: str = field(
+        default="file", metadata={"help": f"{TXT_UNITS}: one document per .txt file or line."}
+    )
+    text_field: str = field(default="text", metadata={"help": "JSONL field holding raw text."})
+    tokens_field: str = field(
+        default="tokens",
+        metadata={"help": "JSONL field holding pre-tokenized words (used when no text field)."},
+    )
+    id_field: str = field(
+        default="id", metadata={"help": "JSONL field holding the document id (kept as is)."}
+    )
+    word_style: str = field(
+        default="auto",
+        metadata={
+            "help": f"How raw text is cut into words: {WORD_STYLES}, or auto (the style the model recorded at"
+            f" training; {DEFAULT_WORD_STYLE} when it recorded none)."
+        },
+    )
+    with_tags: bool = field(default=False, metadata={"help": "Also write each word's span and BIO tag."})
+    documents_per_step: int = field(
+        default=64, metadata={"help": "Documents whose sentences are tagged together (then written)."}
+    )
+    overwrite_output: bool = field(
+        default=False, metadata={"help": "Tag everything again over an old output."}
+    )
+
+
+def word_style(args: TagArguments, tagger) -> str:
+    if args.word_style != "auto":
+        if args.word_style not in WORD_STYLES:
+            raise SystemExit(f"error: --word_style must be auto or one of {', '.join(WORD_STYLES)}")
+        if tagger.word_style and tagger.word_style != args.word_style:
+            logger.warning(
+                "--word_style %s differs from the model's training data (%s)",
+                args.word_style,
+                tagger.word_style,
+            )
+        return args.word_style
+    if tagger.word_style is None:
+        logger.warning(
+            "%s does not record its corpus's word style; using '%s'", args.model, DEFAULT_WORD_STYLE
+        )
+    return tagger.word_style or DEFAULT_WORD_STYLE
+
+
+def load_inputs(args: TagArguments) -> list[Document]:
+    if not args.input and not args.text:
+        raise SystemExit("error: nothing to tag: pass --input FILE... or --text TEXT...")
+    documents = [Document(id=f"text-{i}", text=text) for i, text in enumerate(args.text)]
+    return documents + read_documents(
+        args.input,
+        input_format=args.input_format,
+        txt_unit=args.txt_unit,
+        text_field=args.text_field,
+        tokens_field=args.tokens_field,
+        id_field=args.id_field,
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, tagger_args = HfArgumentParser((TagArguments, TaggerArguments)).parse_args_into_dataclasses(
+        args=argv
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    # Launched processes without CUDA (accelerate launch on a CPU box) share the work over gloo.
+    state = PartialState(cpu="LOCAL_RANK" in os.environ and not torch.cuda.is_available())
+    if args.output is None and state.num_processes > 1:
+        raise SystemExit("error: --output is needed when several processes tag (accelerate launch)")
+    try:
+        documents = load_inputs(args)
+        tagger = tagger_args.load(args.model, device=str(state.device))
+    except (InputFormatError, ModelLoadError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    style = word_style(args, tagger)
+    if args.output is not None:
+        return tag_to_file(args, tagger, documents, style, state)
+    records = []
+    for start in range(0, len(documents), args.documents_per_step):
+        step = documents[start : start + args.documents_per_step]
+        for record in tag_documents(tagger, step, style, with_tags=args.with_tags):
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+            records.append(record)
+    return {"documents": len(records), "records": records}
+
+
+def tag_to_file(
+    args: TagArguments, tagger, documents: list[Document], style: str, state: PartialState
+) -> dict:
+    """Tag this process's share of the documents not yet written; the main process merges all shares."""
+    sink = ShardedOutput(args.output)
+    if state.is_main_process and args.overwrite_output:
+        sink.remove()
+    state.wait_for_everyone()
+    if sink.output.exists():
+        written = sink.output.read_text(encoding="utf-8").count("\n")
+        if written != len(documents):
+            raise SystemExit(
+                f"error: {sink.output} exists with {written} records for {len(documents)} documents; pass"
+                " --overwrite_output to tag again, or choose another --output"
+            )
+        logger.info("%s already holds all %d documents; nothing to do", sink.output, written)
+        return {"documents": len(documents), "tagged": 0}
+    done = sink.done()
+    state.wait_for_everyone()  # every process has read the parts before any writes to them
+    pending = [index for index in range(len(documents)) if index not in done]
+    if done and state.is_main_process:
+        logger.info(
+            "resuming: %d of %d documents already written, %d to go", len(done), len(documents), len(pending)
+        )
+    start = time.perf_counter()
+    characters = entities = 0
+    with state.split_between_processes(pending) as mine, sink.open(state.process_index) as handle:
+        bar = tqdm(total=len(mine), unit="doc", desc=f"tagging (process {state.process_index})",
+                   disable=not state.is_local_main_process)  # fmt: skip
+        for offset in range(0, len(mine), args.documents_per_step):
+            step = mine[offset : offset + args.documents_per_step]
+            records = tag_documents(tagger, [documents[i] for i in step], style, with_tags=args.with_tags)
+            for index, record in zip(step, records, strict=True):
+                sink.write(handle, index, record)
+                entities += len(record["entities"])
+                characters += len(record["text"])
+            handle.flush()
+            bar.update(len(step))
+        bar.close()
+    logger.info("process %d of %d tagged %d documents", state.process_index, state.num_processes, len(mine))
+    state.wait_for_everyone()
+    seconds = time.perf_counter() - start
+    summary = {"documents": len(documents), "tagged": len(pending), "seconds": round(seconds, 2)}
+    if state.is_main_process:
+        try:
+            sink.merge(len(documents))
+        except OutputMergeError as error:
+            raise SystemExit(f"error: {error}") from None
+        summary["documents_per_second"] = round(len(pending) / seconds, 2) if seconds else None
+        logger.info(
+            "tagged %d documents in %.1f s (%.1f documents/s over %d process(es)); this process: %d entities in"
+            " %d characters; wrote %s",
+            len(pending), seconds, summary["documents_per_second"] or 0, state.num_processes, entities, characters,
+            sink.output,
+        )  # fmt: skip
+    return summary
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BrokenPipeError:  # e.g. piped into head
+        sys.exit(0)
