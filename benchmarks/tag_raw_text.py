@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bioner.data import label_names, load_split  # noqa: E402
 from bioner.documents import Document  # noqa: E402
 from bioner.latency import machine  # noqa: E402
-from bioner.tagging import segment, tag_documents  # noqa: E402
 from bioner.taggers import load_tagger  # noqa: E402
+from bioner.tagging import segment, tag_documents  # noqa: E402
 from bioner.text import detokenize  # noqa: E402
 from metrics.bio_ner.scoring import compute_ner_scores, extract_entities  # noqa: E402
 
@@ -79,11 +79,17 @@ def run_layout(tagger, sentences, gold_tags, group: int, style: str) -> dict:
     return {
         "sentences_per_document": group,
         "documents": len(raw_docs),
-        "raw_text": {**char_scores(gold, raw_entities), "seconds": round(raw_seconds, 2),
-                     "documents_per_second": round(len(raw_docs) / raw_seconds, 2),
-                     "sentences_found": sentence_count},  # fmt: skip
-        "pre_tokenized": {**char_scores(gold, pre_entities), "seconds": round(pre_seconds, 2),
-                          "metric_strict_f1": round(compute_ner_scores(pre_tags, gold_tags)["strict"]["f1"], 4)},  # fmt: skip
+        "raw_text": {
+            **char_scores(gold, raw_entities),
+            "seconds": round(raw_seconds, 2),
+            "documents_per_second": round(len(raw_docs) / raw_seconds, 2),
+            "sentences_found": sentence_count,
+        },  # fmt: skip
+        "pre_tokenized": {
+            **char_scores(gold, pre_entities),
+            "seconds": round(pre_seconds, 2),
+            "metric_strict_f1": round(compute_ner_scores(pre_tags, gold_tags)["strict"]["f1"], 4),
+        },  # fmt: skip
         "documents_with_identical_words": same_words,
         "entities_only_raw": len(raw_entities - pre_entities),
         "entities_only_pre_tokenized": len(pre_entities - raw_entities),

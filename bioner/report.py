@@ -26,7 +26,8 @@ def _prf(scores: dict) -> list[str]:
     return [_pct(scores["precision"]), _pct(scores["recall"]), _pct(scores["f1"])]
 
 
-def _table(header: list[str], rows: Iterable[list[str]]) -> str:
+def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
+    """A Markdown table from a header and rows of cell strings."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -35,6 +36,10 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> str:
 def _bins(results: dict[str, dict]) -> list[str]:
     """Length-bin names in order of first appearance across all entries."""
     return list(dict.fromkeys(name for metrics in results.values() for name in metrics["by_length"]))
+
+
+def _length_header(bins: list[str]) -> list[str]:
+    return [f"{label} ({name})" for name in bins for label in ("P", "R", "F1")]
 
 
 def _length_cells(metrics: dict, bins: list[str]) -> list[str]:
@@ -51,8 +56,8 @@ def format_report(results: dict[str, dict], title: str, notes: str = "") -> str:
         sections.append(notes)
     sections.append(
         "## Strict entity-level scores (%), overall and by entity length in tokens\n\n"
-        + _table(
-            ["Split", "P", "R", "F1"] + [f"{label} ({name})" for name in bins for label in ("P", "R", "F1")],
+        + markdown_table(
+            ["Split", "P", "R", "F1", *_length_header(bins)],
             (
                 [split, *_prf(metrics["strict"]), *_length_cells(metrics, bins)]
                 for split, metrics in results.items()
@@ -61,14 +66,14 @@ def format_report(results: dict[str, dict], title: str, notes: str = "") -> str:
     )
     sections.append(
         "## Relaxed scores (%) (SemEval partial: any overlap, half credit for inexact boundaries)\n\n"
-        + _table(
+        + markdown_table(
             ["Split", "P", "R", "F1"],
             ([split, *_prf(metrics["partial"])] for split, metrics in results.items()),
         )
     )
     sections.append(
         "## Entity counts by length\n\n"
-        + _table(
+        + markdown_table(
             ["Split", "Length", "Gold", "Predicted", "Correct"],
             (
                 [split, name, *(str(scores[key]) for key in ("gold", "predicted", "correct"))]
@@ -90,7 +95,7 @@ def _split_details(split: str, metrics: dict) -> str:
     )
     per_type = metrics["per_type"]
     type_table = (
-        _table(
+        markdown_table(
             [
                 "Type",
                 "Gold",
@@ -116,7 +121,7 @@ def _split_details(split: str, metrics: dict) -> str:
         if per_type
         else "No entities in the gold or the predictions."
     )
-    count_table = _table(
+    count_table = markdown_table(
         ["Scheme", *(count.capitalize() for count in COUNTS), "P", "R", "F1"],
         (
             [scheme, *(str(metrics[scheme][count]) for count in COUNTS), *_prf(metrics[scheme])]
@@ -181,11 +186,6 @@ def _number(value: float | None, digits: int = 1) -> str:
 def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
     """Markdown for ``benchmark_latency.py``: the seed's Table IV (mean seconds per instance per model) and the
     measurements behind it, with ratios to the fastest encoder at the same batch size."""
-    fastest: dict[int, float] = {}
-    for row in rows:
-        if row["kind"] == "encoder":
-            size = row["batch_size"]
-            fastest[size] = min(fastest.get(size, math.inf), row["mean_s"])
     has_f1 = any("strict_f1" in row for row in rows)
     lines = [f"# Inference latency on {dataset}", ""]
     lines += [
@@ -198,14 +198,7 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
         "",
     ]
     header = ["Model (decoding)", "batch", dataset, "× fastest encoder"] + (["strict F1"] if has_f1 else [])
-    table_rows = []
-    for row in rows:
-        ratio = row["mean_s"] / fastest[row["batch_size"]] if row["batch_size"] in fastest else None
-        cells = [row["name"], str(row["batch_size"]), _seconds(row["mean_s"]), _number(ratio)]
-        if has_f1:
-            cells.append(_pct(row["strict_f1"]) if row.get("strict_f1") is not None else "–")
-        table_rows.append(cells)
-    lines += [_table(header, table_rows), "", "## Measurements", ""]
+    lines += [markdown_table(header, _table_iv_cells(rows, has_f1)), "", "## Measurements", ""]
     header = [
         "Model (decoding)", "batch", "mean s", "p50 s", "p95 s", "inst/s", "passes/inst", "median passes",
         "tokens/inst", "corrections/inst", "draft agreement", "peak MB", "device", "dtype",
@@ -232,7 +225,7 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
             for key in ("strict_f1", "relaxed_f1"):
                 cells.append(_pct(row[key]) if row.get(key) is not None else "–")
         table_rows.append(cells)
-    lines += [_table(header, table_rows), ""]
+    lines += [markdown_table(header, table_rows), ""]
     lines += [
         "Passes are decoder forward passes per instance (hardware-independent cost); `floor` is one teacher-forced"
         " pass over prompt + gold answer, the least any generative tagger computes (not a decoding: no F1)."
@@ -241,6 +234,60 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _table_iv_cells(rows: list[dict], has_f1: bool) -> list[list[str]]:
+    """Table IV cells of one dataset's latency rows: name, batch size, mean seconds per instance, ratio to the
+    fastest encoder at the same batch size (and strict F1)."""
+    fastest: dict[int, float] = {}
+    for row in rows:
+        if row["kind"] == "encoder":
+            size = row["batch_size"]
+            fastest[size] = min(fastest.get(size, math.inf), row["mean_s"])
+    table_rows = []
+    for row in rows:
+        ratio = row["mean_s"] / fastest[row["batch_size"]] if row["batch_size"] in fastest else None
+        cells = [row["name"], str(row["batch_size"]), _seconds(row["mean_s"]), _number(ratio)]
+        if has_f1:
+            cells.append(_pct(row["strict_f1"]) if row.get("strict_f1") is not None else "–")
+        table_rows.append(cells)
+    return table_rows
+
+
+def format_latency_table(rows_by_dataset: dict[str, list[dict]]) -> str:
+    """The seed's Table IV across datasets: mean seconds per instance of each model (``benchmark_latency.py``
+    summary rows), with the ratio to the dataset's fastest encoder at the same batch size."""
+    has_f1 = any("strict_f1" in row for rows in rows_by_dataset.values() for row in rows)
+    header = ["Dataset", "Model (decoding)", "batch", "mean s / instance", "× fastest encoder"]
+    return markdown_table(
+        header + (["strict F1"] if has_f1 else []),
+        (
+            [dataset, *cells]
+            for dataset, rows in rows_by_dataset.items()
+            for cells in _table_iv_cells(rows, has_f1)
+        ),
+    )
+
+
+def format_strict_table(entries: list[tuple[str, str, dict]]) -> str:
+    """The seed's Table III: strict P/R/F1 (%) overall and by entity length, one row per ``(dataset, model,
+    compute_ner_scores dict)``."""
+    bins = _bins({str(index): metrics for index, (_, _, metrics) in enumerate(entries)})
+    return markdown_table(
+        ["Dataset", "Model", "P", "R", "F1", *_length_header(bins)],
+        (
+            [dataset, model, *_prf(metrics["strict"]), *_length_cells(metrics, bins)]
+            for dataset, model, metrics in entries
+        ),
+    )
+
+
+def format_relaxed_table(entries: list[tuple[str, str, dict]]) -> str:
+    """The seed's Table V: relaxed (SemEval partial) P/R/F1 (%), one row per ``(dataset, model, scores)``."""
+    return markdown_table(
+        ["Dataset", "Model", "P", "R", "F1"],
+        ([dataset, model, *_prf(metrics["partial"])] for dataset, model, metrics in entries),
+    )
 
 
 def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:

@@ -1,0 +1,803 @@
+"""The seed study's hyper-parameter grid, run and collected (``reproduce.py``).
+
+Every (dataset, model, learning rate, batch size) is one training run of ``train_encoder.py`` or
+``train_decoder.py``, started as a subprocess (so ``accelerate launch`` works and one crash does not stop the grid)
+in ``<output_dir>/<dataset>/<model>/lr<lr>-bs<bs>``. A run whose ``results.json`` holds dev and test scores is
+finished and skipped; an interrupted one resumes from its last checkpoint. The best run of each (dataset, model)
+cell is the one with the highest dev strict F1; its test scores fill the seed's Tables III (strict, by entity
+length) and V (relaxed), and ``benchmark_latency.py`` on the best models fills Table IV.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bioner.data import HUB_ID_RE, REGISTERED_DATASETS, DataFormatError, check_dataset
+from bioner.llm import DECODER_ALIASES
+from bioner.models import ENCODER_ALIASES
+from bioner.prompts import FORMAT_FILE
+from bioner.report import (
+    format_latency_table,
+    format_relaxed_table,
+    format_strict_table,
+    markdown_table,
+    plot_f1_by_length,
+    plot_time_vs_f1,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ENCODER, DECODER = "encoder", "decoder"
+SCRIPTS = {ENCODER: "train_encoder.py", DECODER: "train_decoder.py"}
+RUN_FILE = "grid_run.json"  # what the grid launched in a run dir, and how it ended
+RUN_LOG = "train.log"
+RUN_NAME_RE = re.compile(r"lr(?P<lr>.+)-bs(?P<bs>\d+)")
+CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+# Options whose value is itself a command line: "--extra_encoder_args --use_cpu" must not read --use_cpu as an
+# option of reproduce.py, so reproduce.py glues such values to their flag ("--extra_encoder_args=--use_cpu").
+COMMAND_LINE_OPTIONS = (
+    "--launcher",
+    "--decoder_launcher",
+    "--extra_encoder_args",
+    "--extra_decoder_args",
+    "--extra_latency_args",
+)
+
+
+@dataclass
+class GridArguments:
+    datasets: list[str] = field(
+        default_factory=list,
+        metadata={"help": f"Registered names ({', '.join(REGISTERED_DATASETS)}), data folders or Hub ids."},
+    )
+    models: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": f"Encoder aliases ({', '.join(ENCODER_ALIASES)}), decoder aliases ({', '.join(DECODER_ALIASES)}),"
+            " local model dirs or Hub ids (classified by their config; prefix 'encoder:' or 'decoder:' to force)."
+        },
+    )
+    encoder_learning_rates: list[float] = field(
+        default_factory=lambda: [1e-5, 2e-5, 3e-5], metadata={"help": "Encoder grid (the seed's)."}
+    )
+    encoder_batch_sizes: list[int] = field(
+        default_factory=lambda: [4, 8, 16, 32],
+        metadata={"help": "Encoder per-device batch sizes (the seed searched 4 to 32)."},
+    )
+    decoder_learning_rates: list[float] = field(
+        default_factory=lambda: [2e-5, 4e-5], metadata={"help": "Decoder grid (the seed's)."}
+    )
+    decoder_batch_sizes: list[int] = field(
+        default_factory=lambda: [32],
+        metadata={
+            "aliases": ["--decoder_batch_size"],
+            "help": "Decoder effective batch sizes (train_decoder.py --effective_batch_size; the seed's 32).",
+        },
+    )
+    num_train_epochs: float = field(
+        default=20, metadata={"help": "Epochs at most (early stopping may end sooner)."}
+    )
+    early_stopping_patience: int = field(default=3, metadata={"help": "Epochs without dev improvement."})
+    encoder_max_seq_length: int = field(default=512, metadata={"help": "Encoder sub-words per window."})
+    decoder_max_length: int = field(
+        default=2048,
+        metadata={"help": "Decoder cap on prompt + answer tokens (the length comes from the data)."},
+    )
+    output_dir: str = field(
+        default="runs/reproduce", metadata={"help": "Root of every run, tables and plots."}
+    )
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Folder of registered datasets (default: env BIONER_DATA_DIR)."}
+    )
+    launcher: str = field(
+        default="",
+        metadata={
+            "help": "Command that starts a training script (default: this Python), e.g. 'accelerate launch'."
+        },
+    )
+    decoder_launcher: str | None = field(
+        default=None, metadata={"help": "Launcher for decoder runs only (default: --launcher)."}
+    )
+    extra_encoder_args: str = field(
+        default="", metadata={"help": "More train_encoder.py arguments, one string."}
+    )
+    extra_decoder_args: str = field(
+        default="", metadata={"help": "More train_decoder.py arguments, one string."}
+    )
+    latency: bool = field(
+        default=False,
+        metadata={"help": "Time the best model of every cell with benchmark_latency.py (Table IV)."},
+    )
+    latency_max_instances: int | None = field(
+        default=None, metadata={"help": "Time the first N test instances (default: all, as the seed)."}
+    )
+    latency_batch_sizes: str = field(default="1", metadata={"help": "Comma-separated batch sizes to time."})
+    decodings: str = field(
+        default="constrained",
+        metadata={"help": "Decoder modes to time, comma-separated (free, constrained, ...)."},
+    )
+    extra_latency_args: str = field(default="", metadata={"help": "More benchmark_latency.py arguments."})
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "Keep checkpoint-* dirs of finished runs (the final model is kept anyway)."},
+    )
+    prune_non_best: bool = field(
+        default=False,
+        metadata={"help": "Delete model weights of finished runs that are not their cell's best."},
+    )
+    dry_run: bool = field(
+        default=False, metadata={"help": "Print each run's status and command; run nothing."}
+    )
+    collect_only: bool = field(
+        default=False, metadata={"help": "Only build the tables from the runs already under --output_dir."}
+    )
+
+
+class GridError(ValueError):
+    """A grid argument is wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what the training script gets: an alias, a local directory or a Hub id
+    slug: str  # its name in run directories and tables
+    kind: str  # encoder or decoder
+
+
+@dataclass
+class GridRun:
+    dataset: str
+    model: ModelSpec
+    learning_rate: float
+    batch_size: int
+    run_dir: Path
+
+
+@dataclass
+class RunRecord:
+    """A run as found on disk: where it belongs in the grid, how far it got, and its scores."""
+
+    dataset: str
+    model: str
+    kind: str
+    learning_rate: float | None
+    batch_size: int | None
+    run_dir: Path
+    status: str  # finished, failed, interrupted, pending, or incomplete (results.json without dev/test)
+    results: dict | None = None
+    chosen: bool = False
+
+    def f1(self, split: str) -> float | None:
+        """Strict F1 on ``dev`` or ``test`` (None when not scored)."""
+        scores = (self.results or {}).get(split)
+        return scores["strict"]["f1"] if isinstance(scores, dict) and "strict" in scores else None
+
+
+@dataclass
+class Collection:
+    runs: list[RunRecord]
+    best: dict[tuple[str, str], RunRecord]  # (dataset, model) -> chosen run, in table order
+    latency: dict[str, list[dict]]  # dataset -> benchmark_latency.py summary rows, renamed to grid models
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+
+
+def classify_model(name: str) -> ModelSpec:
+    """An encoder or decoder base model: an alias, a local directory or a Hub id (kind read from config.json)."""
+    forced, _, rest = name.partition(":")
+    if forced in (ENCODER, DECODER) and rest:
+        name = rest
+    else:
+        forced = None
+    key = name.lower()
+    alias_kind = ENCODER if key in ENCODER_ALIASES else DECODER if key in DECODER_ALIASES else None
+    if alias_kind is not None:
+        if forced not in (None, alias_kind):
+            raise GridError(f"--models {name}: {name!r} is an alias of kind {alias_kind}, not {forced}")
+        return ModelSpec(key, key, alias_kind)
+    path = Path(name)
+    if path.is_dir():
+        path = path.resolve()
+        return ModelSpec(str(path), path.name, forced or _local_kind(path))
+    if HUB_ID_RE.fullmatch(name):
+        return ModelSpec(name, name.replace("/", "--"), forced or _hub_kind(name))
+    raise GridError(
+        f"--models: unknown model {name!r}: not an encoder alias ({', '.join(ENCODER_ALIASES)}), not a decoder"
+        f" alias ({', '.join(DECODER_ALIASES)}), not an existing directory and not a Hub id (org/name)"
+    )
+
+
+def _local_kind(path: Path) -> str:
+    if (path / FORMAT_FILE).is_file() or (path / "adapter_config.json").is_file():
+        return DECODER
+    config = path / "config.json"
+    if not config.is_file():
+        raise GridError(f"--models {path}: no config.json there; prefix it with 'encoder:' or 'decoder:'")
+    return _kind_from_config(json.loads(config.read_text()), str(path))
+
+
+def _hub_kind(name: str) -> str:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        config = json.loads(Path(hf_hub_download(name, "config.json")).read_text())
+    except Exception as error:  # noqa: BLE001 - offline, unknown repo, gated: all mean "cannot tell"
+        raise GridError(
+            f"--models {name}: cannot read its config.json from the Hub ({type(error).__name__}); prefix it"
+            " with 'encoder:' or 'decoder:' to say which script trains it"
+        ) from None
+    return _kind_from_config(config, name)
+
+
+def _kind_from_config(config: dict, name: str) -> str:
+    """Decoder when the model type has a causal-LM head and no masked-LM one (BERT-like types have both)."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    model_type = config.get("model_type")
+    if model_type is None:
+        raise GridError(
+            f"--models {name}: config.json has no model_type; prefix it with 'encoder:' or 'decoder:'"
+        )
+    causal = (
+        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    )
+    return DECODER if causal else ENCODER
+
+
+def dataset_slug(dataset: str) -> str:
+    """A dataset's directory name under ``--output_dir``."""
+    if dataset not in REGISTERED_DATASETS and Path(dataset).is_dir():
+        return Path(dataset).resolve().name
+    return dataset.replace("/", "--")
+
+
+def run_name(learning_rate: float, batch_size: int) -> str:
+    return f"lr{learning_rate:g}-bs{batch_size}"
+
+
+def validate(args: GridArguments) -> list[ModelSpec]:
+    """Check every grid argument before anything runs; the models, classified."""
+    if not args.datasets:
+        raise GridError("--datasets: pass at least one dataset (e.g. --datasets bc5cdr jnlpba)")
+    if not args.models:
+        raise GridError("--models: pass at least one model (e.g. --models biomedbert-large mistral)")
+    for name in (
+        "encoder_learning_rates",
+        "decoder_learning_rates",
+        "encoder_batch_sizes",
+        "decoder_batch_sizes",
+    ):
+        values = getattr(args, name)
+        if not values or any(value <= 0 for value in values):
+            raise GridError(f"--{name}: expected positive values, got {values}")
+    for dataset in args.datasets:
+        try:
+            check_dataset(dataset, args.data_dir)
+        except DataFormatError as error:
+            raise GridError(f"--datasets {dataset}: {error}") from None
+    specs = [classify_model(name) for name in args.models]
+    for names, what in (
+        ([s.slug for s in specs], "--models"),
+        ([dataset_slug(d) for d in args.datasets], "--datasets"),
+    ):
+        repeated = sorted({slug for slug in names if names.count(slug) > 1})
+        if repeated:
+            raise GridError(f"{what}: {', '.join(repeated)} named twice (run directories would collide)")
+    return specs
+
+
+def plan(args: GridArguments, specs: list[ModelSpec]) -> list[GridRun]:
+    """Every run of the grid, dataset by dataset, model by model, learning rate, then batch size."""
+    runs = []
+    for dataset in args.datasets:
+        for spec in specs:
+            if spec.kind == ENCODER:
+                rates, sizes = args.encoder_learning_rates, args.encoder_batch_sizes
+            else:
+                rates, sizes = args.decoder_learning_rates, args.decoder_batch_sizes
+            for rate in rates:
+                for size in sizes:
+                    run_dir = (
+                        Path(args.output_dir).resolve()
+                        / dataset_slug(dataset)
+                        / spec.slug
+                        / run_name(rate, size)
+                    )
+                    runs.append(GridRun(dataset, spec, rate, size, run_dir))
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_complete(results: dict | None) -> bool:
+    """Whether a ``results.json`` holds full dev and test scores (what the training scripts write last)."""
+    return results is not None and all(
+        isinstance(results.get(split), dict) and {"strict", "partial", "by_length"} <= set(results[split])
+        for split in ("dev", "test")
+    )
+
+
+def run_status(run_dir: Path) -> str:
+    """finished, incomplete (results.json without dev or test scores), failed, interrupted or pending."""
+    results = _read_json(run_dir / "results.json")
+    if is_complete(results):
+        return "finished"
+    if results is not None:
+        return "incomplete"
+    record = _read_json(run_dir / RUN_FILE) or {}
+    if record.get("status") == "failed":
+        return "failed"
+    return "interrupted" if run_dir.is_dir() else "pending"
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest ``checkpoint-N`` with a ``trainer_state.json`` (one cut short while saving is passed over)."""
+    if not run_dir.is_dir():
+        return None
+    found = [
+        (int(m.group(1)), p)
+        for p in run_dir.iterdir()
+        if (m := CHECKPOINT_RE.fullmatch(p.name)) and p.is_dir()
+    ]
+    for _, path in sorted(found, reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return path
+    return None
+
+
+def training_command(run: GridRun, args: GridArguments) -> list[str]:
+    """The launcher, the training script and its arguments (``--extra_*_args`` last, so they win)."""
+    kind = run.model.kind
+    launcher = args.decoder_launcher if kind == DECODER and args.decoder_launcher else args.launcher
+    command = [*(shlex.split(launcher) or [sys.executable]), str(ROOT / SCRIPTS[kind])]
+    command += ["--dataset", run.dataset, "--model_name_or_path", run.model.name]
+    command += [
+        "--learning_rate",
+        f"{run.learning_rate:g}",
+        "--num_train_epochs",
+        f"{args.num_train_epochs:g}",
+    ]
+    command += [
+        "--early_stopping_patience",
+        str(args.early_stopping_patience),
+        "--output_dir",
+        str(run.run_dir),
+    ]
+    if args.data_dir:
+        command += ["--data_dir", args.data_dir]
+    if kind == ENCODER:
+        command += ["--per_device_train_batch_size", str(run.batch_size)]
+        command += ["--max_seq_length", str(args.encoder_max_seq_length)]
+        command += shlex.split(args.extra_encoder_args)
+    else:
+        command += [
+            "--effective_batch_size",
+            str(run.batch_size),
+            "--max_length",
+            str(args.decoder_max_length),
+        ]
+        command += shlex.split(args.extra_decoder_args)
+    checkpoint = last_checkpoint(run.run_dir)
+    if checkpoint is not None:
+        command += ["--resume_from_checkpoint", str(checkpoint)]
+    return command
+
+
+def execute(run: GridRun, command: list[str]) -> tuple[int, float]:
+    """Run one training command, its output appended to ``<run_dir>/train.log``; exit status and seconds.
+
+    ``grid_run.json`` records the command and how it ended. A run that exits 0 without a complete
+    ``results.json`` (e.g. ``--evaluate false``) counts as failed."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "dataset": run.dataset,
+        "model": run.model.slug,
+        "model_name_or_path": run.model.name,
+        "kind": run.model.kind,
+        "learning_rate": run.learning_rate,
+        "batch_size": run.batch_size,
+        "command": command,
+        "status": "running",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    _write_json(run.run_dir / RUN_FILE, record)
+    start = time.perf_counter()
+    returncode = _logged(command, run.run_dir / RUN_LOG)
+    seconds = time.perf_counter() - start
+    if returncode == 0 and run_status(run.run_dir) != "finished":
+        returncode = -1
+    record.update(
+        status="finished" if returncode == 0 else "failed", returncode=returncode, seconds=round(seconds, 1)
+    )
+    _write_json(run.run_dir / RUN_FILE, record)
+    return returncode, seconds
+
+
+def _logged(command: list[str], log_path: Path) -> int:
+    """Run ``command`` with stdout and stderr appended to ``log_path``; its exit status (127: not started)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(command)}\n")
+        log.flush()
+        try:
+            return subprocess.run(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            ).returncode
+        except OSError as error:
+            log.write(f"cannot start the command: {error}\n")
+            return 127
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _remove_checkpoints(run_dir: Path) -> None:
+    for path in run_dir.iterdir():
+        if CHECKPOINT_RE.fullmatch(path.name) and path.is_dir():
+            shutil.rmtree(path)
+
+
+def prune_non_best(collection: Collection) -> list[Path]:
+    """Delete checkpoints and model weights of finished runs that are not their cell's best; the dirs pruned."""
+    pruned = []
+    for record in collection.runs:
+        if record.status != "finished" or record.chosen:
+            continue
+        weights = [p for p in record.run_dir.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)]
+        checkpoints = [p for p in record.run_dir.iterdir() if CHECKPOINT_RE.fullmatch(p.name)]
+        if weights or checkpoints:
+            for path in weights:
+                path.unlink()
+            _remove_checkpoints(record.run_dir)
+            pruned.append(record.run_dir)
+    return pruned
+
+
+def run_grid(runs: list[GridRun], args: GridArguments) -> list[str]:
+    """Run every unfinished run; one line per run on stdout; the failures, described."""
+    failures = []
+    for index, run in enumerate(runs, start=1):
+        label = f"[{index}/{len(runs)}] {dataset_slug(run.dataset)} / {run.model.slug} / {run.run_dir.name}"
+        status = run_status(run.run_dir)
+        if status == "finished":
+            print(f"{label}: skip (finished)", flush=True)
+            continue
+        command = training_command(run, args)
+        checkpoint = last_checkpoint(run.run_dir)
+        how = (
+            f"resume from {checkpoint.name}"
+            if checkpoint
+            else "run"
+            if status == "pending"
+            else f"rerun ({status})"
+        )
+        print(f"{label}: {how}, log {run.run_dir / RUN_LOG}", flush=True)
+        returncode, seconds = execute(run, command)
+        if returncode == 0:
+            results = _read_json(run.run_dir / "results.json")
+            print(
+                f"{label}: done in {seconds:.0f} s, dev strict F1 {results['dev']['strict']['f1']:.4f},"
+                f" test strict F1 {results['test']['strict']['f1']:.4f}",
+                flush=True,
+            )
+            if not args.keep_checkpoints:
+                _remove_checkpoints(run.run_dir)
+        else:
+            why = "no complete results.json written" if returncode == -1 else f"exit status {returncode}"
+            print(f"{label}: FAILED ({why}) after {seconds:.0f} s; see {run.run_dir / RUN_LOG}", flush=True)
+            failures.append(f"{run.run_dir} ({why})")
+    return failures
+
+
+def dry_run(runs: list[GridRun], args: GridArguments) -> None:
+    for index, run in enumerate(runs, start=1):
+        status = run_status(run.run_dir)
+        print(f"[{index}/{len(runs)}] {run.run_dir} ({status})")
+        if status != "finished":
+            print(f"    {shlex.join(training_command(run, args))}")
+
+
+# ---------------------------------------------------------------------------------------------- latency
+
+
+def latency_command(args: GridArguments, dataset: str, models: list[Path], output: Path) -> list[str]:
+    command = [sys.executable, str(ROOT / "benchmark_latency.py"), "--models", *map(str, models)]
+    command += ["--dataset", dataset, "--batch_size", args.latency_batch_sizes, "--decoding", args.decodings]
+    command += ["--with_f1", "--output_dir", str(output)]
+    if args.latency_max_instances is not None:
+        command += ["--max_instances", str(args.latency_max_instances)]
+    if args.data_dir:
+        command += ["--data_dir", args.data_dir]
+    return command + shlex.split(args.extra_latency_args)
+
+
+def run_latency(args: GridArguments, collection: Collection) -> list[str]:
+    """``benchmark_latency.py`` per dataset on the best model of each cell (encoders first: the default draft
+    of speculative decoding is the first encoder); skipped when ``latency.json`` came from the same command."""
+    failures = []
+    for dataset in dict.fromkeys(args.datasets):
+        best = [r for (name, _), r in collection.best.items() if name == dataset_slug(dataset)]
+        if not best:
+            print(f"latency {dataset}: no finished run to time", flush=True)
+            continue
+        models = [r.run_dir for r in sorted(best, key=lambda r: r.kind != ENCODER)]
+        output = Path(args.output_dir).resolve() / dataset_slug(dataset) / "latency"
+        command = latency_command(args, dataset, models, output)
+        done = _read_json(output / "latency.json") or {}
+        if done.get("meta", {}).get("command") == " ".join(["benchmark_latency.py", *command[2:]]):
+            print(f"latency {dataset}: skip (finished)", flush=True)
+            continue
+        print(f"latency {dataset}: {len(models)} model(s), log {output / 'benchmark.log'}", flush=True)
+        output.mkdir(parents=True, exist_ok=True)
+        returncode = _logged(command, output / "benchmark.log")
+        if returncode != 0:
+            print(
+                f"latency {dataset}: FAILED (exit status {returncode}); see {output / 'benchmark.log'}",
+                flush=True,
+            )
+            failures.append(f"latency of {dataset} (exit status {returncode})")
+    return failures
+
+
+# ---------------------------------------------------------------------------------------------- collection
+
+
+def _record(run_dir: Path, dataset: str, model: str, kind: str | None = None) -> RunRecord:
+    results = _read_json(run_dir / "results.json")
+    grid = _read_json(run_dir / RUN_FILE) or {}
+    match = RUN_NAME_RE.fullmatch(run_dir.name)
+    rate = grid.get("learning_rate", float(match["lr"]) if match else None)
+    size = grid.get("batch_size", int(match["bs"]) if match else None)
+    if kind is None:
+        meta = (results or {}).get("meta", {})
+        kind = grid.get("kind") or (DECODER if "output_format" in meta else ENCODER if results else "?")
+    return RunRecord(dataset, model, kind, rate, size, run_dir, run_status(run_dir), results)
+
+
+def collect(output_dir: Path, planned: list[GridRun] = ()) -> Collection:
+    """Every run of ``planned`` and every run directory found under ``output_dir``
+    (``<dataset>/<model>/<run>``), the best run per cell, and the latency rows of every ``latency.json``."""
+    output_dir = Path(output_dir).resolve()
+    records = [_record(r.run_dir, dataset_slug(r.dataset), r.model.slug, r.model.kind) for r in planned]
+    known = {r.run_dir for r in records}
+    found = sorted(
+        p.parent
+        for name in ("results.json", RUN_FILE)
+        for p in output_dir.glob(f"*/*/*/{name}")
+        if p.parent not in known
+    )
+    records += [_record(p, p.parts[-3], p.parts[-2]) for p in dict.fromkeys(found)]
+    order = {key: index for index, key in enumerate(dict.fromkeys((r.dataset, r.model) for r in records))}
+    records.sort(
+        key=lambda r: (
+            order[(r.dataset, r.model)] if planned else (r.dataset, r.kind != ENCODER, r.model),
+            r.learning_rate or 0,
+            r.batch_size or 0,
+        )
+    )
+    best: dict[tuple[str, str], RunRecord] = {}
+    for record in records:
+        if record.status != "finished":
+            continue
+        current = best.get((record.dataset, record.model))
+        if current is None or record.f1("dev") > current.f1("dev"):
+            best[(record.dataset, record.model)] = record
+    for record in best.values():
+        record.chosen = True
+    cells = list(dict.fromkeys((r.dataset, r.model) for r in records))
+    best = {cell: best[cell] for cell in cells if cell in best}
+    return Collection(records, best, _latency_rows(output_dir))
+
+
+def _latency_rows(output_dir: Path) -> dict[str, list[dict]]:
+    """Summary rows of every ``latency.json`` under ``output_dir``, by dataset, each named after its grid cell
+    (``<model> · <decoding>``) instead of its run directory."""
+    by_dataset: dict[str, list[dict]] = {}
+    for path in sorted(output_dir.rglob("latency.json")):
+        payload = _read_json(path) or {}
+        relative = path.relative_to(output_dir).parts
+        dataset = relative[0] if len(relative) > 2 else Path(payload.get("meta", {}).get("dataset", "?")).name
+        for row in payload.get("summary", []):
+            name = _grid_label(row["model"], output_dir) + row["name"][len(Path(row["model"]).name) :]
+            if row.get("draft"):  # "<mode> (<draft dir name> draft)"
+                draft = f"({Path(row['draft']).name} draft)"
+                name = name.replace(draft, f"({_grid_label(row['draft'], output_dir)} draft)")
+            by_dataset.setdefault(dataset, []).append({**row, "dataset": dataset, "name": name})
+    return by_dataset
+
+
+def _grid_label(model: str, output_dir: Path) -> str:
+    """A grid run's model name (``<output_dir>/<dataset>/<model>/<run>``), else the directory's own name."""
+    path = Path(model)
+    return path.parent.name if path.parent.parent.parent == output_dir else path.name
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+def _f1_cell(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+def format_grid_table(collection: Collection) -> str:
+    """Every run: its hyper-parameters, status, dev and test strict F1, and which run each cell chose."""
+    rows = []
+    for r in collection.runs:
+        meta = (r.results or {}).get("meta", {})
+        epochs, seconds = meta.get("epochs_run"), meta.get("train_seconds")
+        rows.append(
+            [
+                r.dataset,
+                r.model,
+                r.kind,
+                "–" if r.learning_rate is None else f"{r.learning_rate:g}",
+                "–" if r.batch_size is None else str(r.batch_size),
+                r.status,
+                _f1_cell(r.f1("dev")),
+                _f1_cell(r.f1("test")),
+                "–" if epochs is None else f"{epochs:.3g}",
+                "–" if seconds is None else f"{seconds:.0f}",
+                "**best**" if r.chosen else "",
+            ]
+        )
+    header = ["Dataset", "Model", "Kind", "lr", "batch", "Status", "dev strict F1", "test strict F1", "epochs",
+              "train s", "chosen"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def write_tables(output_dir: Path, collection: Collection) -> Path:
+    """``tables.md`` (Tables III, V, IV and the grid), ``summary.json``, ``f1_by_length_<dataset>.png`` and
+    ``time_vs_f1.png`` in ``output_dir``."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    entries = [(dataset, model, r.results["test"]) for (dataset, model), r in collection.best.items()]
+    sections = [
+        "# Reproduction of the seed study's tables",
+        f"Runs under `{output_dir.resolve()}`. Each (dataset, model) row is the run with the best **dev** strict F1"
+        " of its grid (see the last table); the scores are that run's **test** scores.",
+    ]
+    missing = sorted({(r.dataset, r.model) for r in collection.runs} - set(collection.best))
+    if missing:
+        sections.append(
+            "No finished run with dev scores yet for: " + ", ".join(f"{d} / {m}" for d, m in missing) + "."
+        )
+    if entries:
+        sections.append(
+            "## Table III: strict entity-level scores on test (%), overall and by entity length in tokens\n\n"
+            + format_strict_table(entries)
+        )
+        sections.append(
+            "## Table V: relaxed scores on test (%) (SemEval partial: any overlap, half credit for inexact"
+            " boundaries)\n\n" + format_relaxed_table(entries)
+        )
+    if collection.latency:
+        sections.append(
+            "## Table IV: average inference time per test instance (seconds)\n\n"
+            "From `benchmark_latency.py` on the best run of each cell (inference only, after warm-up; details in"
+            " each `<dataset>/latency/latency.md`).\n\n" + format_latency_table(collection.latency)
+        )
+    else:
+        sections.append(
+            "## Table IV\n\nNo `latency.json` under the output directory yet (run with `--latency`)."
+        )
+    sections.append("## Every run of the grid\n\n" + format_grid_table(collection))
+    plots = []
+    for dataset in dict.fromkeys(d for d, _ in collection.best):
+        name = f"f1_by_length_{dataset}.png"
+        plot_f1_by_length(
+            {model: r.results["test"] for (d, model), r in collection.best.items() if d == dataset},
+            output_dir / name,
+        )
+        plots.append(f"![strict F1 by entity length on {dataset}]({name})")
+    rows = [
+        {**row, "name": f"{dataset}: {row['name']}" if len(collection.latency) > 1 else row["name"]}
+        for dataset, dataset_rows in collection.latency.items()
+        for row in dataset_rows
+    ]
+    if any(row.get("strict_f1") is not None for row in rows):
+        plot_time_vs_f1(rows, output_dir / "time_vs_f1.png")
+        plots.append("![time per instance against strict F1](time_vs_f1.png)")
+    if plots:
+        sections.append("## Plots\n\n" + "\n\n".join(plots))
+    path = output_dir / "tables.md"
+    path.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
+    _write_json(output_dir / "summary.json", _summary(collection, output_dir))
+    return path
+
+
+def _summary(collection: Collection, output_dir: Path) -> dict:
+    def where(record: RunRecord) -> str:
+        try:
+            return str(record.run_dir.relative_to(output_dir.resolve()))
+        except ValueError:
+            return str(record.run_dir)
+
+    cells = []
+    for (dataset, model), r in collection.best.items():
+        test = r.results["test"]
+        cells.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "kind": r.kind,
+                "best_run": where(r),
+                "learning_rate": r.learning_rate,
+                "batch_size": r.batch_size,
+                "dev_strict_f1": r.f1("dev"),
+                "test": {key: test[key] for key in ("strict", "partial", "by_length")},
+            }
+        )
+    runs = [
+        {
+            "dataset": r.dataset,
+            "model": r.model,
+            "kind": r.kind,
+            "learning_rate": r.learning_rate,
+            "batch_size": r.batch_size,
+            "run_dir": where(r),
+            "status": r.status,
+            "dev_strict_f1": r.f1("dev"),
+            "test_strict_f1": r.f1("test"),
+            "chosen": r.chosen,
+        }
+        for r in collection.runs
+    ]
+    return {"cells": cells, "runs": runs, "latency": collection.latency}
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(args: GridArguments) -> int:
+    """Run (or dry-run) the grid, then the latency benchmark, then write the tables; 1 if anything failed."""
+    output_dir = Path(args.output_dir)
+    runs: list[GridRun] = []
+    failures: list[str] = []
+    if not args.collect_only:
+        try:
+            runs = plan(args, validate(args))
+        except GridError as error:
+            raise SystemExit(f"error: {error}") from None
+        if args.dry_run:
+            dry_run(runs, args)
+            return 0
+        failures += run_grid(runs, args)
+    elif not output_dir.is_dir():
+        raise SystemExit(f"error: --output_dir {output_dir}: no such directory to collect from")
+    collection = collect(output_dir, runs)
+    if args.latency and not args.collect_only:
+        failures += run_latency(args, collection)
+        collection.latency = _latency_rows(output_dir.resolve())
+    if args.prune_non_best:
+        for run_dir in prune_non_best(collection):
+            print(f"pruned model weights of {run_dir}", flush=True)
+    path = write_tables(output_dir, collection)
+    print(f"wrote {path} ({len(collection.best)} cell(s), {len(collection.runs)} run(s))", flush=True)
+    if failures:
+        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures), flush=True)
+        return 1
+    return 0
