@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -131,12 +132,28 @@ def main(argv: list[str] | None = None) -> dict:
     if args.output is not None:
         return tag_to_file(args, tagger, documents, style, state)
     records = []
-    for start in range(0, len(documents), args.documents_per_step):
-        step = documents[start : start + args.documents_per_step]
-        for record in tag_documents(tagger, step, style, with_tags=args.with_tags):
-            print(json.dumps(record, ensure_ascii=False), flush=True)
-            records.append(record)
+    for _, record in tag_in_steps(args, tagger, documents, range(len(documents)), style):
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        records.append(record)
     return {"documents": len(records), "records": records}
+
+
+def tag_in_steps(
+    args: TagArguments,
+    tagger,
+    documents: list[Document],
+    indices: Sequence[int],
+    style: str,
+    show: bool = True,
+) -> Iterator[tuple[int, dict]]:
+    """``(index, record)`` for the documents at ``indices``, tagged ``--documents_per_step`` at a time, with a
+    progress bar over documents."""
+    with tqdm(total=len(indices), unit="doc", desc="tagging", disable=not show) as bar:
+        for offset in range(0, len(indices), args.documents_per_step):
+            step = indices[offset : offset + args.documents_per_step]
+            records = tag_documents(tagger, [documents[i] for i in step], style, with_tags=args.with_tags)
+            yield from zip(step, records, strict=True)
+            bar.update(len(step))
 
 
 def tag_to_file(
@@ -166,18 +183,12 @@ def tag_to_file(
     start = time.perf_counter()
     characters = entities = 0
     with state.split_between_processes(pending) as mine, sink.open(state.process_index) as handle:
-        bar = tqdm(total=len(mine), unit="doc", desc=f"tagging (process {state.process_index})",
-                   disable=not state.is_local_main_process)  # fmt: skip
-        for offset in range(0, len(mine), args.documents_per_step):
-            step = mine[offset : offset + args.documents_per_step]
-            records = tag_documents(tagger, [documents[i] for i in step], style, with_tags=args.with_tags)
-            for index, record in zip(step, records, strict=True):
-                sink.write(handle, index, record)
-                entities += len(record["entities"])
-                characters += len(record["text"])
+        show = state.is_local_main_process
+        for index, record in tag_in_steps(args, tagger, documents, mine, style, show):
+            sink.write(handle, index, record)
             handle.flush()
-            bar.update(len(step))
-        bar.close()
+            entities += len(record["entities"])
+            characters += len(record["text"])
     logger.info("process %d of %d tagged %d documents", state.process_index, state.num_processes, len(mine))
     state.wait_for_everyone()
     seconds = time.perf_counter() - start
