@@ -5,13 +5,13 @@ Every problem with an input stops the run with an ``InputFormatError`` that name
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bioner.data import DataFormatError, read_conll, read_utf8_lines
+from bioner.jsonl import read_jsonl_objects
 
 logger = logging.getLogger(__name__)
 
@@ -94,17 +94,8 @@ def _read_conll(path: Path) -> list[Document]:
 
 def _read_jsonl(path: Path, text_field: str, tokens_field: str, id_field: str) -> list[Document]:
     documents = []
-    for number, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputFormatError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise InputFormatError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        identifier = record.get(id_field, f"{path.name}:{number}")
+    for where, record in read_jsonl_objects(path, InputFormatError):
+        identifier = record.get(id_field, Path(where).name)  # default: file:line
         if not isinstance(identifier, str | int):
             raise InputFormatError(f"{where}: '{id_field}' must be a string or an integer")
         if text_field in record:

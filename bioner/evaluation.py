@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from bioner.jsonl import read_jsonl_objects
 from metrics.bio_ner.scoring import compute_ner_scores
 
 
@@ -38,29 +39,17 @@ def read_predictions(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise PredictionsFileError(f"{path}: predictions file not found")
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise PredictionsFileError(f"{where}: not valid JSON ({error.msg})") from None
-            if (
-                not isinstance(record, dict)
-                or not isinstance(record.get("gold"), list)
-                or not isinstance(record.get("pred"), list)
-            ):
-                raise PredictionsFileError(f"{where}: expected an object with list fields 'gold' and 'pred'")
-            if len(record["gold"]) != len(record["pred"]):
-                raise PredictionsFileError(
-                    f"{where}: 'gold' has {len(record['gold'])} tags but 'pred' has {len(record['pred'])}"
-                )
-            if "tokens" in record and len(record["tokens"]) != len(record["gold"]):
-                raise PredictionsFileError(f"{where}: 'tokens' and 'gold' differ in length")
-            record.setdefault("id", str(len(records)))
-            records.append(record)
+    for where, record in read_jsonl_objects(path, PredictionsFileError):
+        if not isinstance(record.get("gold"), list) or not isinstance(record.get("pred"), list):
+            raise PredictionsFileError(f"{where}: expected an object with list fields 'gold' and 'pred'")
+        if len(record["gold"]) != len(record["pred"]):
+            raise PredictionsFileError(
+                f"{where}: 'gold' has {len(record['gold'])} tags but 'pred' has {len(record['pred'])}"
+            )
+        if "tokens" in record and len(record["tokens"]) != len(record["gold"]):
+            raise PredictionsFileError(f"{where}: 'tokens' and 'gold' differ in length")
+        record.setdefault("id", str(len(records)))
+        records.append(record)
     if not records:
         raise PredictionsFileError(f"{path}: no predictions in file")
     return records
