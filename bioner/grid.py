@@ -1,11 +1,6 @@
-"""The seed study's hyper-parameter grid, run and collected (``reproduce.py``).
-
-Every (dataset, model, learning rate, batch size) is one training run of ``train_encoder.py`` or
-``train_decoder.py``, started as a subprocess (so ``accelerate launch`` works and one crash does not stop the grid)
-in ``<output_dir>/<dataset>/<model>/lr<lr>-bs<bs>``. A run whose ``results.json`` holds dev and test scores is
-finished and skipped; an interrupted one resumes from its last checkpoint. The best run of each (dataset, model)
-cell is the one with the highest dev strict F1; its test scores fill the seed's Tables III (strict, by entity
-length) and V (relaxed), and ``benchmark_latency.py`` on the best models fills Table IV.
+"""The seed study's hyper-parameter grid, run (``reproduce.py``): its arguments, each model classified as encoder or
+decoder, and every (dataset, model, learning rate, batch size) as a training subprocess in its own run directory
+(finished runs skipped, interrupted ones resumed), then ``benchmark_latency.py`` on each cell's best model.
 """
 
 from __future__ import annotations
@@ -22,24 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bioner.data import HUB_ID_RE, REGISTERED_DATASETS, DataFormatError, check_dataset
+from bioner.grid_tables import (
+    DECODER,
+    ENCODER,
+    RUN_FILE,
+    Collection,
+    collect,
+    dataset_slug,
+    latency_rows,
+    read_json,
+    run_status,
+    write_json,
+    write_tables,
+)
 from bioner.llm import DECODER_ALIASES
 from bioner.models import ENCODER_ALIASES
 from bioner.prompts import FORMAT_FILE
-from bioner.report import (
-    format_latency_table,
-    format_relaxed_table,
-    format_strict_table,
-    markdown_table,
-    plot_f1_by_length,
-    plot_time_vs_f1,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
-ENCODER, DECODER = "encoder", "decoder"
 SCRIPTS = {ENCODER: "train_encoder.py", DECODER: "train_decoder.py"}
-RUN_FILE = "grid_run.json"  # what the grid launched in a run dir, and how it ended
 RUN_LOG = "train.log"
-RUN_NAME_RE = re.compile(r"lr(?P<lr>.+)-bs(?P<bs>\d+)")
 CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 # Options whose value is itself a command line: "--extra_encoder_args --use_cpu" must not read --use_cpu as an
@@ -162,33 +159,6 @@ class GridRun:
     run_dir: Path
 
 
-@dataclass
-class RunRecord:
-    """A run as found on disk: where it belongs in the grid, how far it got, and its scores."""
-
-    dataset: str
-    model: str
-    kind: str
-    learning_rate: float | None
-    batch_size: int | None
-    run_dir: Path
-    status: str  # finished, failed, interrupted, pending, or incomplete (results.json without dev/test)
-    results: dict | None = None
-    chosen: bool = False
-
-    def f1(self, split: str) -> float | None:
-        """Strict F1 on ``dev`` or ``test`` (None when not scored)."""
-        scores = (self.results or {}).get(split)
-        return scores["strict"]["f1"] if isinstance(scores, dict) and "strict" in scores else None
-
-
-@dataclass
-class Collection:
-    runs: list[RunRecord]
-    best: dict[tuple[str, str], RunRecord]  # (dataset, model) -> chosen run, in table order
-    latency: dict[str, list[dict]]  # dataset -> benchmark_latency.py summary rows, renamed to grid models
-
-
 # ---------------------------------------------------------------------------------------------- arguments
 
 
@@ -258,13 +228,6 @@ def _kind_from_config(config: dict, name: str) -> str:
     return DECODER if causal else ENCODER
 
 
-def dataset_slug(dataset: str) -> str:
-    """A dataset's directory name under ``--output_dir``."""
-    if dataset not in REGISTERED_DATASETS and Path(dataset).is_dir():
-        return Path(dataset).resolve().name
-    return dataset.replace("/", "--")
-
-
 def run_name(learning_rate: float, batch_size: int) -> str:
     return f"lr{learning_rate:g}-bs{batch_size}"
 
@@ -322,35 +285,6 @@ def plan(args: GridArguments, specs: list[ModelSpec]) -> list[GridRun]:
 
 
 # ---------------------------------------------------------------------------------------------- runs
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_complete(results: dict | None) -> bool:
-    """Whether a ``results.json`` holds full dev and test scores (what the training scripts write last)."""
-    return results is not None and all(
-        isinstance(results.get(split), dict) and {"strict", "partial", "by_length"} <= set(results[split])
-        for split in ("dev", "test")
-    )
-
-
-def run_status(run_dir: Path) -> str:
-    """finished, incomplete (results.json without dev or test scores), failed, interrupted or pending."""
-    results = _read_json(run_dir / "results.json")
-    if is_complete(results):
-        return "finished"
-    if results is not None:
-        return "incomplete"
-    record = _read_json(run_dir / RUN_FILE) or {}
-    if record.get("status") == "failed":
-        return "failed"
-    return "interrupted" if run_dir.is_dir() else "pending"
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -423,7 +357,7 @@ def execute(run: GridRun, command: list[str]) -> tuple[int, float]:
         "status": "running",
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    _write_json(run.run_dir / RUN_FILE, record)
+    write_json(run.run_dir / RUN_FILE, record)
     start = time.perf_counter()
     returncode = _logged(command, run.run_dir / RUN_LOG)
     seconds = time.perf_counter() - start
@@ -432,7 +366,7 @@ def execute(run: GridRun, command: list[str]) -> tuple[int, float]:
     record.update(
         status="finished" if returncode == 0 else "failed", returncode=returncode, seconds=round(seconds, 1)
     )
-    _write_json(run.run_dir / RUN_FILE, record)
+    write_json(run.run_dir / RUN_FILE, record)
     return returncode, seconds
 
 
@@ -449,10 +383,6 @@ def _logged(command: list[str], log_path: Path) -> int:
         except OSError as error:
             log.write(f"cannot start the command: {error}\n")
             return 127
-
-
-def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _remove_checkpoints(run_dir: Path) -> None:
@@ -498,7 +428,7 @@ def run_grid(runs: list[GridRun], args: GridArguments) -> list[str]:
         print(f"{label}: {how}, log {run.run_dir / RUN_LOG}", flush=True)
         returncode, seconds = execute(run, command)
         if returncode == 0:
-            results = _read_json(run.run_dir / "results.json")
+            results = read_json(run.run_dir / "results.json")
             print(
                 f"{label}: done in {seconds:.0f} s, dev strict F1 {results['dev']['strict']['f1']:.4f},"
                 f" test strict F1 {results['test']['strict']['f1']:.4f}",
@@ -547,7 +477,7 @@ def run_latency(args: GridArguments, collection: Collection) -> list[str]:
         models = [r.run_dir for r in sorted(best, key=lambda r: r.kind != ENCODER)]
         output = Path(args.output_dir).resolve() / dataset_slug(dataset) / "latency"
         command = latency_command(args, dataset, models, output)
-        done = _read_json(output / "latency.json") or {}
+        done = read_json(output / "latency.json") or {}
         if done.get("meta", {}).get("command") == " ".join(["benchmark_latency.py", *command[2:]]):
             print(f"latency {dataset}: skip (finished)", flush=True)
             continue
@@ -561,212 +491,6 @@ def run_latency(args: GridArguments, collection: Collection) -> list[str]:
             )
             failures.append(f"latency of {dataset} (exit status {returncode})")
     return failures
-
-
-# ---------------------------------------------------------------------------------------------- collection
-
-
-def _record(run_dir: Path, dataset: str, model: str, kind: str | None = None) -> RunRecord:
-    results = _read_json(run_dir / "results.json")
-    grid = _read_json(run_dir / RUN_FILE) or {}
-    match = RUN_NAME_RE.fullmatch(run_dir.name)
-    rate = grid.get("learning_rate", float(match["lr"]) if match else None)
-    size = grid.get("batch_size", int(match["bs"]) if match else None)
-    if kind is None:
-        meta = (results or {}).get("meta", {})
-        kind = grid.get("kind") or (DECODER if "output_format" in meta else ENCODER if results else "?")
-    return RunRecord(dataset, model, kind, rate, size, run_dir, run_status(run_dir), results)
-
-
-def collect(output_dir: Path, planned: list[GridRun] = ()) -> Collection:
-    """Every run of ``planned`` and every run directory found under ``output_dir``
-    (``<dataset>/<model>/<run>``), the best run per cell, and the latency rows of every ``latency.json``."""
-    output_dir = Path(output_dir).resolve()
-    records = [_record(r.run_dir, dataset_slug(r.dataset), r.model.slug, r.model.kind) for r in planned]
-    known = {r.run_dir for r in records}
-    found = sorted(
-        p.parent
-        for name in ("results.json", RUN_FILE)
-        for p in output_dir.glob(f"*/*/*/{name}")
-        if p.parent not in known
-    )
-    records += [_record(p, p.parts[-3], p.parts[-2]) for p in dict.fromkeys(found)]
-    order = {key: index for index, key in enumerate(dict.fromkeys((r.dataset, r.model) for r in records))}
-    records.sort(
-        key=lambda r: (
-            order[(r.dataset, r.model)] if planned else (r.dataset, r.kind != ENCODER, r.model),
-            r.learning_rate or 0,
-            r.batch_size or 0,
-        )
-    )
-    best: dict[tuple[str, str], RunRecord] = {}
-    for record in records:
-        if record.status != "finished":
-            continue
-        current = best.get((record.dataset, record.model))
-        if current is None or record.f1("dev") > current.f1("dev"):
-            best[(record.dataset, record.model)] = record
-    for record in best.values():
-        record.chosen = True
-    cells = list(dict.fromkeys((r.dataset, r.model) for r in records))
-    best = {cell: best[cell] for cell in cells if cell in best}
-    return Collection(records, best, _latency_rows(output_dir))
-
-
-def _latency_rows(output_dir: Path) -> dict[str, list[dict]]:
-    """Summary rows of every ``latency.json`` under ``output_dir``, by dataset, each named after its grid cell
-    (``<model> · <decoding>``) instead of its run directory."""
-    by_dataset: dict[str, list[dict]] = {}
-    for path in sorted(output_dir.rglob("latency.json")):
-        payload = _read_json(path) or {}
-        relative = path.relative_to(output_dir).parts
-        dataset = relative[0] if len(relative) > 2 else Path(payload.get("meta", {}).get("dataset", "?")).name
-        for row in payload.get("summary", []):
-            name = _grid_label(row["model"], output_dir) + row["name"][len(Path(row["model"]).name) :]
-            if row.get("draft"):  # "<mode> (<draft dir name> draft)"
-                draft = f"({Path(row['draft']).name} draft)"
-                name = name.replace(draft, f"({_grid_label(row['draft'], output_dir)} draft)")
-            by_dataset.setdefault(dataset, []).append({**row, "dataset": dataset, "name": name})
-    return by_dataset
-
-
-def _grid_label(model: str, output_dir: Path) -> str:
-    """A grid run's model name (``<output_dir>/<dataset>/<model>/<run>``), else the directory's own name."""
-    path = Path(model)
-    return path.parent.name if path.parent.parent.parent == output_dir else path.name
-
-
-# ---------------------------------------------------------------------------------------------- tables
-
-
-def _f1_cell(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
-
-
-def format_grid_table(collection: Collection) -> str:
-    """Every run: its hyper-parameters, status, dev and test strict F1, and which run each cell chose."""
-    rows = []
-    for r in collection.runs:
-        meta = (r.results or {}).get("meta", {})
-        epochs, seconds = meta.get("epochs_run"), meta.get("train_seconds")
-        rows.append(
-            [
-                r.dataset,
-                r.model,
-                r.kind,
-                "–" if r.learning_rate is None else f"{r.learning_rate:g}",
-                "–" if r.batch_size is None else str(r.batch_size),
-                r.status,
-                _f1_cell(r.f1("dev")),
-                _f1_cell(r.f1("test")),
-                "–" if epochs is None else f"{epochs:.3g}",
-                "–" if seconds is None else f"{seconds:.0f}",
-                "**best**" if r.chosen else "",
-            ]
-        )
-    header = ["Dataset", "Model", "Kind", "lr", "batch", "Status", "dev strict F1", "test strict F1", "epochs",
-              "train s", "chosen"]  # fmt: skip
-    return markdown_table(header, rows)
-
-
-def write_tables(output_dir: Path, collection: Collection) -> Path:
-    """``tables.md`` (Tables III, V, IV and the grid), ``summary.json``, ``f1_by_length_<dataset>.png`` and
-    ``time_vs_f1.png`` in ``output_dir``."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    entries = [(dataset, model, r.results["test"]) for (dataset, model), r in collection.best.items()]
-    sections = [
-        "# Reproduction of the seed study's tables",
-        f"Runs under `{output_dir.resolve()}`. Each (dataset, model) row is the run with the best **dev** strict F1"
-        " of its grid (see the last table); the scores are that run's **test** scores.",
-    ]
-    missing = sorted({(r.dataset, r.model) for r in collection.runs} - set(collection.best))
-    if missing:
-        sections.append(
-            "No finished run with dev scores yet for: " + ", ".join(f"{d} / {m}" for d, m in missing) + "."
-        )
-    if entries:
-        sections.append(
-            "## Table III: strict entity-level scores on test (%), overall and by entity length in tokens\n\n"
-            + format_strict_table(entries)
-        )
-        sections.append(
-            "## Table V: relaxed scores on test (%) (SemEval partial: any overlap, half credit for inexact"
-            " boundaries)\n\n" + format_relaxed_table(entries)
-        )
-    if collection.latency:
-        sections.append(
-            "## Table IV: average inference time per test instance (seconds)\n\n"
-            "From `benchmark_latency.py` on the best run of each cell (inference only, after warm-up; details in"
-            " each `<dataset>/latency/latency.md`).\n\n" + format_latency_table(collection.latency)
-        )
-    else:
-        sections.append(
-            "## Table IV\n\nNo `latency.json` under the output directory yet (run with `--latency`)."
-        )
-    sections.append("## Every run of the grid\n\n" + format_grid_table(collection))
-    plots = []
-    for dataset in dict.fromkeys(d for d, _ in collection.best):
-        name = f"f1_by_length_{dataset}.png"
-        plot_f1_by_length(
-            {model: r.results["test"] for (d, model), r in collection.best.items() if d == dataset},
-            output_dir / name,
-        )
-        plots.append(f"![strict F1 by entity length on {dataset}]({name})")
-    rows = [
-        {**row, "name": f"{dataset}: {row['name']}" if len(collection.latency) > 1 else row["name"]}
-        for dataset, dataset_rows in collection.latency.items()
-        for row in dataset_rows
-    ]
-    if any(row.get("strict_f1") is not None for row in rows):
-        plot_time_vs_f1(rows, output_dir / "time_vs_f1.png")
-        plots.append("![time per instance against strict F1](time_vs_f1.png)")
-    if plots:
-        sections.append("## Plots\n\n" + "\n\n".join(plots))
-    path = output_dir / "tables.md"
-    path.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
-    _write_json(output_dir / "summary.json", _summary(collection, output_dir))
-    return path
-
-
-def _summary(collection: Collection, output_dir: Path) -> dict:
-    def where(record: RunRecord) -> str:
-        try:
-            return str(record.run_dir.relative_to(output_dir.resolve()))
-        except ValueError:
-            return str(record.run_dir)
-
-    cells = []
-    for (dataset, model), r in collection.best.items():
-        test = r.results["test"]
-        cells.append(
-            {
-                "dataset": dataset,
-                "model": model,
-                "kind": r.kind,
-                "best_run": where(r),
-                "learning_rate": r.learning_rate,
-                "batch_size": r.batch_size,
-                "dev_strict_f1": r.f1("dev"),
-                "test": {key: test[key] for key in ("strict", "partial", "by_length")},
-            }
-        )
-    runs = [
-        {
-            "dataset": r.dataset,
-            "model": r.model,
-            "kind": r.kind,
-            "learning_rate": r.learning_rate,
-            "batch_size": r.batch_size,
-            "run_dir": where(r),
-            "status": r.status,
-            "dev_strict_f1": r.f1("dev"),
-            "test_strict_f1": r.f1("test"),
-            "chosen": r.chosen,
-        }
-        for r in collection.runs
-    ]
-    return {"cells": cells, "runs": runs, "latency": collection.latency}
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -791,7 +515,7 @@ def main(args: GridArguments) -> int:
     collection = collect(output_dir, runs)
     if args.latency and not args.collect_only:
         failures += run_latency(args, collection)
-        collection.latency = _latency_rows(output_dir.resolve())
+        collection.latency = latency_rows(output_dir.resolve())
     if args.prune_non_best:
         for run_dir in prune_non_best(collection):
             print(f"pruned model weights of {run_dir}", flush=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import reproduce
-from bioner import grid
+from bioner import grid, grid_tables
 from bioner.latency import LatencyRun
 from metrics.bio_ner.scoring import compute_ner_scores
 from tests.fixtures_decoders import DECODER_FAST
@@ -74,10 +74,12 @@ def test_grid_runs_every_run_and_builds_the_tables(demo_grid, tiny_bert, tiny_ll
         results = {
             p.name: json.loads((p / "results.json").read_text()) for p in runs if p.parent.name == model
         }
-        record = json.loads((output / "demo" / model / next(iter(results)) / grid.RUN_FILE).read_text())
+        record = json.loads(
+            (output / "demo" / model / next(iter(results)) / grid_tables.RUN_FILE).read_text()
+        )
         assert record["status"] == "finished" and record["kind"] == kind
         # The chosen run has the highest dev strict F1 (the first of the grid's order on a tie).
-        order = sorted(results, key=lambda name: float(grid.RUN_NAME_RE.fullmatch(name)["lr"]))
+        order = sorted(results, key=lambda name: float(grid_tables.RUN_NAME_RE.fullmatch(name)["lr"]))
         best = max(order, key=lambda name: results[name]["dev"]["strict"]["f1"])
         (cell,) = [c for c in summary["cells"] if c["model"] == model]
         assert cell["best_run"] == f"demo/{model}/{best}" and cell["kind"] == kind
@@ -130,11 +132,11 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, tiny_bert):
         output / "demo" / tiny_bert.name / "lr0.001-bs8",
     )
     assert "FAILED (exit status 1)" in stdout and str(failed) in stdout.split("failed:")[1]
-    assert json.loads((failed / grid.RUN_FILE).read_text())["status"] == "failed"
+    assert json.loads((failed / grid_tables.RUN_FILE).read_text())["status"] == "failed"
     assert (
         "Could not load" in (failed / "train.log").read_text()
     )  # the script's own message, in the run's log
-    assert grid.is_complete(json.loads((done / "results.json").read_text()))
+    assert grid_tables.is_complete(json.loads((done / "results.json").read_text()))
     tables = (output / "tables.md").read_text()
     assert "No finished run with dev scores yet for: demo / broken-bert." in tables
     assert f"| demo | {tiny_bert.name} | " in tables.split("## Table III")[1]
@@ -166,7 +168,7 @@ def test_collect_only_builds_the_tables_from_results_and_latency_files(tmp_path)
     write_run(cell / "lr2e-05-bs16", HALF, GOLD, {"bio_decoding": "viterbi"})
     failed = cell / "lr3e-05-bs16"
     failed.mkdir()
-    (failed / grid.RUN_FILE).write_text(json.dumps({"status": "failed", "kind": "encoder"}))
+    (failed / grid_tables.RUN_FILE).write_text(json.dumps({"status": "failed", "kind": "encoder"}))
     decoder = write_run(output / "demo" / "dec" / "lr4e-05-bs32", HALF, ALL_O, {"output_format": "tags"})
     rows = []
     for model, kind, mode, seconds, pred in ((chosen, "encoder", "viterbi", 0.01, HALF),
@@ -241,4 +243,4 @@ def test_models_are_classified_and_interrupted_runs_resume(tmp_path, tiny_bert, 
     command = grid.training_command(run, args)
     assert command[:3] == ["accelerate", "launch", str(grid.ROOT / "train_encoder.py")]
     assert command[-3:] == ["--use_cpu", "--resume_from_checkpoint", str(run.run_dir / "checkpoint-2")]
-    assert grid.run_status(run.run_dir) == "interrupted"
+    assert grid_tables.run_status(run.run_dir) == "interrupted"
