@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -172,6 +173,8 @@ def tag_to_file(
                 " --overwrite_output to tag again, or choose another --output"
             )
         logger.info("%s already holds all %d documents; nothing to do", sink.output, written)
+        if state.is_main_process and sink.parts.is_dir():  # stopped between the merge and the clean-up
+            shutil.rmtree(sink.parts)
         return {"documents": len(documents), "tagged": 0}
     done = sink.done()
     state.wait_for_everyone()  # every process has read the parts before any writes to them

@@ -242,8 +242,10 @@ def test_stopped_run_resumes_without_losing_or_repeating_documents(demo_encoder,
     assert [{k: v for k, v in r.items() if k != "marker"} for r in resumed] == complete
     assert not sink.parts.exists()
 
+    sink.parts.mkdir()
+    sink.part(0).write_text("{")  # as if stopped between the merge and the clean-up
     again = run_tag("--model", demo_encoder, "--input", source, "--output", output)  # finished: nothing to do
-    assert again["tagged"] == 0 and read_jsonl(output) == resumed
+    assert again["tagged"] == 0 and read_jsonl(output) == resumed and not sink.parts.exists()
     output.write_text(output.read_text().split("\n", 1)[1])  # an output that does not match the inputs
     with pytest.raises(SystemExit, match="exists with 29 records for 30 documents; pass --overwrite_output"):
         run_tag("--model", demo_encoder, "--input", source, "--output", output)
