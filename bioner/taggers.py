@@ -35,7 +35,8 @@ class EncoderTagger:
     batch_size: int = 64
     decoding: str = "viterbi"
     last_seconds: float = field(default=0.0, init=False)
-    last_tag_probs: list[list[float]] = field(default_factory=list, init=False)
+    _last_scores: list = field(default_factory=list, init=False, repr=False)
+    _last_tags: list = field(default_factory=list, init=False, repr=False)
 
     @property
     def labels(self) -> list[str]:
@@ -48,21 +49,25 @@ class EncoderTagger:
         return getattr(self.model.config, WORD_STYLE_KEY, None)
 
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
-        """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring) and
-        ``last_tag_probs`` each chosen tag's probability."""
+        """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring)."""
         start = time.perf_counter()
         scores = self.word_log_probs(sentences, progress=progress)
-        index = {label: i for i, label in enumerate(self.labels)}
         tags = [decode_tags(word_scores, self.labels, self.decoding) for word_scores in scores]
-        self.last_tag_probs = [
+        self.last_seconds = time.perf_counter() - start
+        self._last_scores, self._last_tags = scores, tags
+        return tags
+
+    @property
+    def last_tag_probs(self) -> list[list[float]]:
+        """The probability of each tag the last call chose (computed on demand: not part of ``last_seconds``)."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        return [
             [
                 round(math.exp(float(row[index[tag]])), 4)
                 for row, tag in zip(word_scores, sentence, strict=True)
             ]
-            for word_scores, sentence in zip(scores, tags, strict=True)
+            for word_scores, sentence in zip(self._last_scores, self._last_tags, strict=True)
         ]
-        self.last_seconds = time.perf_counter() - start
-        return tags
 
     def word_log_probs(self, sentences: Sequence[Sequence[str]], progress: bool = False) -> list:
         """Per sentence, ``[words, labels]`` log-probabilities (``labels`` order): what a speculative draft uses."""
