@@ -48,8 +48,10 @@ def tag_documents(
     word's span and tag (``tokens``) and the sentences' character spans."""
     segmented = [segment(document, style) for document in documents]
     sentences = [words for item in segmented for words in item.sentence_words()]
-    tags = tagger(sentences, progress=False) if sentences else []
-    probs = getattr(tagger, "last_tag_probs", None) or [None] * len(tags)
+    tags, probs = [], []
+    if sentences:
+        tags = tagger(sentences, progress=False)
+        probs = getattr(tagger, "last_tag_probs", None) or [None] * len(tags)  # encoders only
     records, cursor = [], 0
     for item in segmented:
         count = len(item.sentences)
