@@ -203,25 +203,9 @@ def word_log_probs(
 
 
 def tag_sentences(
-    model,
-    tokenizer,
-    sentences: Sequence[Sequence[str]],
-    *,
-    max_length: int = 512,
-    stride: int = 128,
-    batch_size: int = 64,
-    decoding: str = "viterbi",
-    progress: bool = True,
+    model, tokenizer, sentences: Sequence[Sequence[str]], *, decoding: str = "viterbi", **options
 ) -> list[list[str]]:
-    """Predict one BIO tag per word for pre-tokenized sentences."""
+    """Predict one BIO tag per word for pre-tokenized sentences; ``options`` go to ``word_log_probs``."""
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    merged = word_log_probs(
-        model,
-        tokenizer,
-        sentences,
-        max_length=max_length,
-        stride=stride,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    merged = word_log_probs(model, tokenizer, sentences, **options)
     return [decode_tags(word_scores, labels, decoding) for word_scores in merged]
