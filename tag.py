@@ -65,7 +65,7 @@ class TagArguments:
         metadata={"help": "JSONL field holding pre-tokenized words (used when no text field)."},
     )
     id_field: str = field(
-        default="id", metadata={"help": "JSONL field holding the document id (kept as is)."}
+        default="id", metadata={"help": "JSONL field holding the document id (default: file:line)."}
     )
     word_style: str = field(
         default="auto",
@@ -85,8 +85,6 @@ class TagArguments:
 
 def word_style(args: TagArguments, tagger) -> str:
     if args.word_style != "auto":
-        if args.word_style not in WORD_STYLES:
-            raise SystemExit(f"error: --word_style must be auto or one of {', '.join(WORD_STYLES)}")
         if tagger.word_style and tagger.word_style != args.word_style:
             logger.warning(
                 "--word_style %s differs from the model's training data (%s)",
@@ -122,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     # Launched processes without CUDA (accelerate launch on a CPU box) share the work over gloo.
     state = PartialState(cpu="LOCAL_RANK" in os.environ and not torch.cuda.is_available())
+    if args.word_style not in ("auto", *WORD_STYLES):
+        raise SystemExit(f"error: --word_style must be auto or one of {', '.join(WORD_STYLES)}")
     if args.output is None and state.num_processes > 1:
         raise SystemExit("error: --output is needed when several processes tag (accelerate launch)")
     try:

@@ -208,6 +208,8 @@ def test_undecodable_text_file_names_the_line(tmp_path):
 def test_missing_model_and_missing_input_are_clear(demo_encoder, tmp_path):
     with pytest.raises(SystemExit, match="model directory not found: '.*no-such-model'"):
         run_tag("--model", tmp_path / "no-such-model", "--text", "x")
+    with pytest.raises(SystemExit, match="--word_style must be auto or one of split, genia"):
+        run_tag("--model", demo_encoder, "--text", "x", "--word_style", "spacy")
     with pytest.raises(SystemExit, match="nothing to tag"):
         run_tag("--model", demo_encoder)
     with pytest.raises(SystemExit, match="absent.jsonl: file not found"):
