@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from bioner.jsonl import read_jsonl_objects
-from metrics.bio_ner.scoring import compute_ner_scores
+from metrics.bio_ner.scoring import compute_ner_scores, extract_entities
 
 
 class PredictionsFileError(ValueError):
@@ -34,12 +35,19 @@ def write_jsonl(records: Sequence[dict], path: Path) -> None:
 
 
 def read_predictions(path: str | Path) -> list[dict]:
-    """Read a predictions JSONL (``tokens`` optional, ``gold`` and ``pred`` required, equal lengths)."""
+    """Read a predictions JSONL (``tokens`` optional, ``gold`` and ``pred`` required, equal lengths, valid BIO
+    tags; an ``id``, when given, must not repeat). Every problem is a `PredictionsFileError` naming file:line."""
     path = Path(path)
     if not path.is_file():
         raise PredictionsFileError(f"{path}: predictions file not found")
     records = []
+    seen: dict[str, str] = {}  # id -> where it first appeared
     for where, record in read_jsonl_objects(path, PredictionsFileError):
+        if "id" in record:
+            key = str(record["id"])
+            if key in seen:
+                raise PredictionsFileError(f"{where}: id {key!r} repeats the record at {seen[key]}")
+            seen[key] = where
         if not isinstance(record.get("gold"), list) or not isinstance(record.get("pred"), list):
             raise PredictionsFileError(f"{where}: expected an object with list fields 'gold' and 'pred'")
         if len(record["gold"]) != len(record["pred"]):
@@ -48,6 +56,11 @@ def read_predictions(path: str | Path) -> list[dict]:
             )
         if "tokens" in record and len(record["tokens"]) != len(record["gold"]):
             raise PredictionsFileError(f"{where}: 'tokens' and 'gold' differ in length")
+        for name in ("gold", "pred"):
+            try:
+                extract_entities(record[name])
+            except ValueError as problem:
+                raise PredictionsFileError(f"{where}: '{name}': {problem}") from None
         record.setdefault("id", str(len(records)))
         records.append(record)
     if not records:
@@ -81,6 +94,27 @@ def _plain(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) and abs(value) < 1 else str(value)
 
 
+def portable_path(value: str, output_dir: str | Path) -> str:
+    """``value`` without its local prefix when it is an absolute path: relative to ``output_dir`` when it lies
+    inside it (a checkpoint: ``checkpoint-38``), else its last component (a local model folder's name).
+    Other strings (Hub ids, relative paths, free text) are returned unchanged."""
+    if not os.path.isabs(value):
+        return value
+    path, base = Path(value).resolve(), Path(output_dir).resolve()
+    if path == base:
+        return "."
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
+
+
+def portable_meta(meta, output_dir: str | Path):
+    """``meta`` with every absolute path string made portable by `portable_path` (dicts and lists walked)."""
+    if isinstance(meta, dict):
+        return {key: portable_meta(value, output_dir) for key, value in meta.items()}
+    if isinstance(meta, list):
+        return [portable_meta(value, output_dir) for value in meta]
+    return portable_path(meta, output_dir) if isinstance(meta, str) else meta
+
+
 def write_outputs(
     output_dir: str | Path,
     scores_by_split: dict[str, dict],
@@ -88,11 +122,15 @@ def write_outputs(
     title: str,
     meta: dict | None = None,
 ) -> Path:
-    """Write ``results.json``, ``predictions_<split>.jsonl``, ``report.md`` and ``f1_by_length.png``."""
+    """Write ``results.json``, ``predictions_<split>.jsonl``, ``report.md`` and ``f1_by_length.png``.
+
+    Absolute local paths in ``meta`` (``best_checkpoint``, a local model folder) are written by
+    `portable_meta`, so the files can be published (a model folder is pushed with them) without them."""
     from bioner.report import format_report, plot_f1_by_length
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    meta = portable_meta(meta or {}, output_dir)
     results = {**scores_by_split, "meta": meta or {}}
     (output_dir / "results.json").write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -138,8 +138,9 @@ def push_dataset(
 
 
 def _link(name: str, kind: str = "") -> str:
-    """Markdown link to a Hub page when ``name`` looks like a Hub id rather than a local path."""
-    return f"[{name}](https://huggingface.co/{kind}{name})" if _is_hub_id(name) else f"`{name}`"
+    """Markdown link to a Hub page when ``name`` looks like a Hub id; a local path is named by its last
+    component only (a pushed card must not carry this machine's paths)."""
+    return f"[{name}](https://huggingface.co/{kind}{name})" if _is_hub_id(name) else f"`{Path(name).name}`"
 
 
 def _is_hub_id(name: str) -> bool:
@@ -175,8 +176,8 @@ def model_card(
     precision/recall/F1 and relaxed (partial) F1 on the test split, so the Hub shows them on the model page.
     ``model_type`` is ``encoder``, ``decoder`` or ``adapter`` (a PEFT adapter: library ``peft``). ``repo_id``
     names the model in the model-index and in the usage snippets; ``extra`` is appended as more prose.
-    A ``base_model`` that is a local path (it exists on disk) is named in the prose but left out of the
-    metadata, which must hold Hub ids; a local ``dataset`` folder is recorded by its folder name.
+    A ``base_model`` that is a local path (it exists on disk) is named by its folder name in the prose and left
+    out of the metadata, which must hold Hub ids; a local ``dataset`` folder is recorded by its folder name.
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {sorted(MODEL_TYPES)}, not {model_type!r}")
@@ -250,7 +251,7 @@ gives half credit to a prediction that overlaps a gold entity. To reproduce them
 metric:
 
 ```bash
-python evaluate_ner.py --model {ref} --dataset {dataset}
+python evaluate_ner.py --model {ref} --dataset {dataset_id}
 ```
 
 {_results_table(results)}
@@ -261,13 +262,24 @@ python evaluate_ner.py --model {ref} --dataset {dataset}
 
 
 def push_training_output(
-    training_args, *, base_model: str, dataset: str, results: Mapping[str, Any], model_type: str, extra: str = ""
+    training_args,
+    *,
+    base_model: str,
+    dataset: str,
+    results: Mapping[str, Any],
+    model_type: str,
+    extra: str = "",
 ) -> str:
     """Upload a training run's ``output_dir`` once, with a model card; the repo is ``--hub_model_id`` or the
     folder's name, with ``--hub_token`` and ``--hub_private_repo``. Returns the model URL."""
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
     card = model_card(
-        base_model=base_model, dataset=dataset, results=results, model_type=model_type, extra=extra, repo_id=repo_id
+        base_model=base_model,
+        dataset=dataset,
+        results=results,
+        model_type=model_type,
+        extra=extra,
+        repo_id=repo_id,
     )
     return push_model_folder(
         training_args.output_dir,

