@@ -228,8 +228,18 @@ def label_names(ds: datasets.Dataset | datasets.DatasetDict) -> list[str]:
     return list(ds.features["ner_tags"].feature.names)
 
 
-def _build_dataset_dict(splits: dict[str, list[Sentence]]) -> datasets.DatasetDict:
-    """Turn (tokens, tags) lists into the project's features; one label set (``O`` first) for all splits."""
+# Extra columns of corpora converted from documents (bioner.corpora): where each sentence and word came from.
+DOCUMENT_FEATURES = {
+    "document_id": datasets.Value("string"),
+    "char_spans": datasets.Sequence(datasets.Sequence(datasets.Value("int32"))),
+}
+
+
+def _build_dataset_dict(
+    splits: dict[str, list[Sentence]], columns: dict[str, dict[str, list]] | None = None
+) -> datasets.DatasetDict:
+    """Turn (tokens, tags) lists into the project's features; one label set (``O`` first) for all splits.
+    ``columns[split]`` may give the ``id``s and the ``DOCUMENT_FEATURES`` columns (documents converted to BIO)."""
     found = {tag for sentences in splits.values() for _, tags in sentences for tag in tags}
     labels = ["O", *sorted(found - {"O"})]
     ids = {label: i for i, label in enumerate(labels)}
@@ -240,6 +250,8 @@ def _build_dataset_dict(splits: dict[str, list[Sentence]]) -> datasets.DatasetDi
             "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels)),
         }
     )
+    extra = (columns or {}).get(next(iter(splits), ""), {})
+    features.update({name: DOCUMENT_FEATURES[name] for name in extra if name in DOCUMENT_FEATURES})
     return datasets.DatasetDict(
         {
             split: datasets.Dataset.from_dict(
@@ -247,6 +259,7 @@ def _build_dataset_dict(splits: dict[str, list[Sentence]]) -> datasets.DatasetDi
                     "id": [f"{split}-{i:06d}" for i in range(len(sentences))],
                     "tokens": [tokens for tokens, _ in sentences],
                     "ner_tags": [[ids[tag] for tag in tags] for _, tags in sentences],
+                    **(columns or {}).get(split, {}),
                 },
                 features=features,
             )
@@ -293,6 +306,11 @@ def load_ner_dataset(
     if name in REGISTERED_DATASETS:
         return _load_conll_dir(dataset_dir(name, data_dir), strict_bio=strict_bio)
     if Path(name).is_dir():
+        from bioner.corpora.dataset import find_split_files, load_document_corpus
+
+        files = find_split_files(name)
+        if files is not None:  # PubTator, BioC or brat files named by split: converted to BIO
+            return load_document_corpus(name, files=files)[0]
         return _load_conll_dir(name, strict_bio=strict_bio)
     if HUB_ID_RE.fullmatch(name):
         return _load_from_hub(name, strict_bio=strict_bio)

@@ -1,0 +1,151 @@
+"""A folder of PubTator, BioC or brat files as the project's train/validation/test ``DatasetDict``.
+
+Splits are found by file (or, for brat, sub-folder) name, case-insensitively: a name containing ``train`` is
+train, ``dev`` or ``valid`` validation (``development``, ``devel``, ``validation``), ``test`` test; files
+whose format is not recognised are ignored. When a folder holds one release in several formats (BioRED:
+PubTator and BioC XML), the first format of ``FORMATS`` that has all three splits is used (PubTator first),
+unless ``format`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import datasets
+
+from bioner.corpora import FORMAT_ALIASES, FORMATS, detect_format, read_documents
+from bioner.corpora.convert import ConversionReport, documents_to_sentences
+from bioner.corpora.problems import CorpusFormatError, Repairs
+from bioner.data import SPLIT_STEMS, _build_dataset_dict
+from bioner.text import DEFAULT_WORD_STYLE
+
+logger = logging.getLogger("bioner.corpora")
+
+SPLIT_MARKERS = {"train": ("train",), "validation": ("dev", "valid"), "test": ("test",)}
+
+
+def split_of(name: str) -> str | None:
+    """The split a file name stands for, or ``None`` (no marker, or markers of several splits)."""
+    lowered = name.lower()
+    found = [split for split, markers in SPLIT_MARKERS.items() if any(m in lowered for m in markers)]
+    return found[0] if len(found) == 1 else None
+
+
+def _formats(format: str | None) -> tuple[str, ...]:
+    if format is None:
+        return FORMATS
+    key = format.lower()
+    if key == "bioc":
+        return ("bioc_xml", "bioc_json")
+    key = FORMAT_ALIASES.get(key) or key
+    if key not in FORMATS:
+        raise ValueError(f"unknown corpus format {format!r}; expected one of bioc, {', '.join(FORMATS)}")
+    return (key,)
+
+
+def find_split_files(directory: str | os.PathLike[str], format: str | None = None) -> dict[str, Path] | None:
+    """``{split: file}`` of a folder of corpus files, or ``None`` when it holds no recognised corpus file.
+
+    Raises ``CorpusFormatError`` when corpus files are there but a split is missing or ambiguous."""
+    directory = Path(directory)
+    wanted = _formats(format)
+    found: dict[str, dict[str, list[Path]]] = {}
+    for entry in sorted(directory.iterdir()):
+        split = split_of(entry.name)
+        if split is None or entry.name.startswith("."):
+            continue
+        kind = detect_format(entry)
+        if kind in wanted:
+            found.setdefault(kind, {}).setdefault(split, []).append(entry)
+    if not found:
+        return None
+    for kind in wanted:
+        splits = found.get(kind, {})
+        if set(splits) != set(SPLIT_STEMS):
+            continue
+        several = {split: paths for split, paths in splits.items() if len(paths) > 1}
+        if several:
+            split, paths = next(iter(several.items()))
+            names = ", ".join(p.name for p in paths)
+            raise CorpusFormatError(directory, f"several {kind} files for the {split} split ({names})")
+        others = sorted(set(found) - {kind})
+        if others:
+            logger.info("%s: using the %s files (also found: %s)", directory, kind, ", ".join(others))
+        return {split: splits[split][0] for split in SPLIT_STEMS}
+    seen = "; ".join(f"{kind}: {', '.join(sorted(s))}" for kind, s in found.items())
+    raise CorpusFormatError(
+        directory,
+        "corpus files found but no format has all of train, dev and test (names holding train, dev/valid, "
+        f"test); found {seen}",
+    )
+
+
+def load_document_corpus(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    files: Mapping[str, str | os.PathLike[str]] | None = None,
+    format: str | None = None,
+    word_style: str = DEFAULT_WORD_STYLE,
+    composite: str = "parent",
+    discontinuous: str = "cover",
+    entity_types: Mapping[str, str] | None = None,
+) -> tuple[datasets.DatasetDict, dict[str, ConversionReport]]:
+    """Read and convert the train/dev/test files of ``directory`` (or the given ``files``, by split) into the
+    project's ``DatasetDict`` (plus ``document_id`` and ``char_spans`` columns) and a report per split."""
+    if files is None:
+        if directory is None:
+            raise ValueError("give a directory or the files of each split")
+        found = find_split_files(directory, format)
+        if found is None:
+            raise CorpusFormatError(
+                directory, "no PubTator, BioC or brat files named by split (train/dev/test)"
+            )
+        files = found
+    missing = [split for split in SPLIT_STEMS if split not in files]
+    if missing:
+        raise CorpusFormatError(directory or "files", f"no file for the split(s) {', '.join(missing)}")
+    reader_format = None if format in (None, "bioc") else format
+    sentences, columns, reports = {}, {}, {}
+    for split in SPLIT_STEMS:
+        repairs = Repairs()
+        documents = read_documents(files[split], reader_format, repairs)
+        report = reports[split] = ConversionReport(repairs=repairs)
+        rows = documents_to_sentences(
+            documents,
+            word_style=word_style,
+            composite=composite,
+            discontinuous=discontinuous,
+            entity_types=entity_types,
+            report=report,
+        )
+        if not rows:
+            raise CorpusFormatError(files[split], "no sentences: the file holds no document text")
+        sentences[split] = [(row["tokens"], row["ner_tags"]) for row in rows]
+        columns[split] = {key: [row[key] for row in rows] for key in ("id", "document_id", "char_spans")}
+        logger.info(
+            "%s: %d documents -> %d sentences; mentions %d: %d kept exactly, %d adjusted, %d left out",
+            files[split],
+            report.documents,
+            report.sentences,
+            report.total(),
+            report.total("kept"),
+            report.total("adjusted"),
+            report.total("left out"),
+        )
+    return _build_dataset_dict(sentences, columns), reports
+
+
+def parse_entity_types(spec: str | None) -> dict[str, str] | None:
+    """``--entity_types`` as ``{source: BIO type}``: ``"A,B"`` keeps A and B; ``"A=X,B=X"`` renames too."""
+    if not spec:
+        return None
+    mapping = {}
+    for item in spec.split(","):
+        source, _, target = item.strip().partition("=")
+        if not source.strip() or (_ and not target.strip()):
+            raise ValueError(f"--entity_types: bad item {item!r} (expected TYPE or TYPE=NEW)")
+        mapping[source.strip()] = (target or source).strip()
+    return mapping
