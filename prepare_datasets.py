@@ -1,6 +1,13 @@
 """Load the NER datasets, print the seed paper's Tables I and II (ours / paper), write stats and dataset cards.
 
     python prepare_datasets.py [--data_dir DIR] [--output_dir OUT] [--strict_bio] [--push_to_hub ORG] [NAMES...]
+    python prepare_datasets.py --from pubtator [--entity_types A=X,B=X] [--composite parent|parts] CORPUS_DIR
+    python prepare_datasets.py --from brat --train_file T --dev_file D --test_file E NAME
+
+A NAME that is a folder of PubTator, BioC or brat files (split by file name: train, dev/valid, test) is
+converted to BIO (``bioner.corpora``; ``--from`` picks the format when several are there, the train/dev/test
+files can also be given one by one); its card then holds the conversion report, and ``OUT/<name>/`` also gets
+the converted ``{train,dev,test}.tsv`` and ``conversion.json``.
 
 Without NAMES: every registered dataset whose folder exists under the data dir, plus ``demo``; the ones that
 are missing (Reddit-Impacts is not public) are reported, not fatal. Writes ``OUT/tables.md``,
@@ -16,9 +23,21 @@ import logging
 import sys
 from pathlib import Path
 
+import datasets
+
 from bioner.cards import dataset_card
-from bioner.data import REGISTERED_DATASETS, DataFormatError, dataset_dir, load_ner_dataset
+from bioner.corpora.convert import COMPOSITE_CHOICES, DISCONTINUOUS_CHOICES, ConversionReport
+from bioner.corpora.dataset import find_split_files, load_document_corpus, parse_entity_types
+from bioner.data import (
+    REGISTERED_DATASETS,
+    DataFormatError,
+    dataset_dir,
+    label_names,
+    load_ner_dataset,
+    write_conll,
+)
 from bioner.stats import dataset_statistics, format_table1, format_table2
+from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +53,96 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strict_bio", action="store_true", help="fail on IOB1/stray I- tags instead of repairing"
     )
     parser.add_argument("--push_to_hub", metavar="ORG", default=None, help="push each dataset as ORG/<name>")
+    corpus = parser.add_argument_group("corpora as documents (PubTator, BioC, brat) converted to BIO")
+    corpus.add_argument(
+        "--from",
+        dest="from_format",
+        choices=("pubtator", "bioc", "bioc_xml", "bioc_json", "brat"),
+        default=None,
+        help="format of the document files (default: detected; PubTator first when a folder holds several)",
+    )
+    corpus.add_argument("--train_file", default=None, help="the train file (with --dev_file, --test_file)")
+    corpus.add_argument("--dev_file", default=None)
+    corpus.add_argument("--test_file", default=None)
+    corpus.add_argument(
+        "--entity_types",
+        default=None,
+        help="types to keep, renamed with =: 'Chemical,Disease' or 'SpecificDisease=Disease,Modifier=Disease'",
+    )
+    corpus.add_argument(
+        "--composite",
+        choices=COMPOSITE_CHOICES,
+        default="parent",
+        help="composite mentions as annotated (parent, default) or as their parts",
+    )
+    corpus.add_argument(
+        "--discontinuous",
+        choices=DISCONTINUOUS_CHOICES,
+        default="cover",
+        help="discontinuous mentions as their covering span (default) or left out (drop)",
+    )
+    corpus.add_argument(
+        "--word_style",
+        choices=WORD_STYLES,
+        default=DEFAULT_WORD_STYLE,
+        help="tokenization of the text (bioner.text)",
+    )
     return parser.parse_args(argv)
+
+
+def convert_corpus(
+    name: str, args: argparse.Namespace | None
+) -> tuple[datasets.DatasetDict, dict[str, ConversionReport]] | None:
+    """The converted dataset and reports when ``name`` is a folder of document files (or split files are
+    given), else ``None`` (a BIO dataset)."""
+    options = (
+        {}
+        if args is None
+        else {
+            "format": args.from_format,
+            "word_style": args.word_style,
+            "composite": args.composite,
+            "discontinuous": args.discontinuous,
+            "entity_types": parse_entity_types(args.entity_types),
+        }
+    )
+    given = (
+        {}
+        if args is None
+        else {
+            split: path
+            for split, path in (
+                ("train", args.train_file),
+                ("validation", args.dev_file),
+                ("test", args.test_file),
+            )
+            if path
+        }
+    )
+    if given:
+        return load_document_corpus(files=given, **options)
+    if not Path(name).is_dir():
+        return None
+    files = find_split_files(name, options.get("format"))
+    if files is None:
+        if options.get("format"):
+            raise DataFormatError(
+                name, f"no {options['format']} files named by split (train, dev/valid, test)"
+            )
+        return None
+    return load_document_corpus(files=files, **options)
+
+
+def _conversion_section(reports: dict[str, ConversionReport], args: argparse.Namespace | None) -> str:
+    how = (
+        ""
+        if args is None
+        else (
+            f"Word style `{args.word_style}`, composite mentions as `{args.composite}`, discontinuous mentions "
+            f"`{args.discontinuous}`, entity types `{args.entity_types or 'all'}`.\n\n"
+        )
+    )
+    return how + "\n".join(f"### {split}\n\n{report.to_markdown()}" for split, report in reports.items())
 
 
 def available_names(data_dir: str | None = None) -> tuple[list[str], dict[str, str]]:
@@ -63,17 +171,26 @@ def prepare(
     data_dir: str | None = None,
     strict_bio: bool = False,
     push_to_hub: str | None = None,
+    args: argparse.Namespace | None = None,
 ) -> dict[str, dict]:
-    """Load each dataset, write its card and the combined tables/stats; return statistics by name."""
+    """Load (or convert from documents) each dataset, write its card and the combined tables/stats; return
+    statistics by name."""
     output_dir = Path(output_dir)
     stats_by_name = {}
     for name in names:
-        dsdict = load_ner_dataset(name, data_dir, strict_bio=strict_bio)
+        converted = convert_corpus(name, args)
+        if converted is None:
+            dsdict, conversion = load_ner_dataset(name, data_dir, strict_bio=strict_bio), None
+        else:
+            dsdict, reports = converted
+            conversion = _conversion_section(reports, args)
         short = short_name(name)
         stats = stats_by_name[short] = dataset_statistics(dsdict)
-        card = dataset_card(short, dsdict, stats)
+        card = dataset_card(short, dsdict, stats, conversion)
         (output_dir / short).mkdir(parents=True, exist_ok=True)
         (output_dir / short / "README.md").write_text(card, encoding="utf-8")
+        if converted is not None:
+            _write_converted(dsdict, reports, output_dir / short)
         if push_to_hub:
             from bioner.hub import push_dataset
 
@@ -87,10 +204,32 @@ def prepare(
     return stats_by_name
 
 
+def _write_converted(
+    dsdict: datasets.DatasetDict, reports: dict[str, ConversionReport], folder: Path
+) -> None:
+    """The converted splits as ``{train,dev,test}.tsv`` (usable as ``--dataset``) and the reports as JSON."""
+    labels = label_names(dsdict)
+    for split, stem in (("train", "train"), ("validation", "dev"), ("test", "test")):
+        rows = dsdict[split]
+        write_conll(
+            [
+                (tokens, [labels[i] for i in tags])
+                for tokens, tags in zip(rows["tokens"], rows["ner_tags"], strict=True)
+            ],
+            folder / f"{stem}.tsv",
+        )
+    report = {split: r.as_dict() for split, r in reports.items()}
+    (folder / "conversion.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     names = args.names
+    given = [args.train_file, args.dev_file, args.test_file]
+    if any(given) and (not all(given) or len(names) != 1):
+        print("error: --train_file, --dev_file and --test_file go together, with one NAME", file=sys.stderr)
+        return 2
     if not names:
         names, missing = available_names(args.data_dir)
         for name, why in missing.items():
@@ -101,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
         expected += (HubPublishError,)
     try:
-        prepare(names, args.output_dir, args.data_dir, args.strict_bio, args.push_to_hub)
-    except expected as err:
+        prepare(names, args.output_dir, args.data_dir, args.strict_bio, args.push_to_hub, args)
+    except (*expected, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {Path(args.output_dir) / 'tables.md'}, stats.json and one README.md per dataset")

@@ -86,6 +86,14 @@ SOURCES: dict[str, dict[str, str]] = {
 }
 
 
+# Terms of the original releases (shared/corpora/README.md), for corpora converted from their documents.
+ORIGINAL_TERMS = {
+    "bc5cdr": "BioCreative V CDR corpus, public domain notice (DISCLAIMER.txt of the release)",
+    "ncbi_disease": "NCBI disease corpus, public domain notice; please cite (LICENSE of the release)",
+    "biored": "BioRED, NCBI research disclaimer of the upstream ncbi/BioRED release",
+}
+
+
 def _differences(name: str, stats: dict) -> list[str]:
     """One line per count that differs from the paper's Tables I and II."""
     paper = PAPER_COUNTS.get(name)
@@ -116,6 +124,12 @@ def _card_data(name: str, dsdict: datasets.DatasetDict) -> DatasetCardData:
             "sequence": {"class_label": {"names": {str(i): t for i, t in enumerate(labels)}}},
         },
     ]
+    columns = next(iter(dsdict.values())).column_names
+    if "document_id" in columns:  # converted from documents (bioner.corpora)
+        features += [
+            {"name": "document_id", "dtype": "string"},
+            {"name": "char_spans", "sequence": {"sequence": "int32"}},
+        ]
     return DatasetCardData(
         pretty_name=source.get("pretty_name", name),
         license=source.get("license", "unknown"),
@@ -129,9 +143,18 @@ def _card_data(name: str, dsdict: datasets.DatasetDict) -> DatasetCardData:
     )
 
 
-def dataset_card(name: str, dsdict: datasets.DatasetDict, stats: dict) -> str:
-    """README.md text: YAML header, then source, terms, counts, entity types and differences from the paper."""
+def dataset_card(name: str, dsdict: datasets.DatasetDict, stats: dict, conversion: str | None = None) -> str:
+    """README.md text: YAML header, then source, terms, counts, entity types and differences from the paper.
+
+    ``conversion`` (markdown: how documents were converted to BIO, with the conversion report) replaces the
+    source line and is added as its own section, for corpora converted from PubTator, BioC or brat files."""
     source = SOURCES.get(name, {"source": f"Loaded from `{name}`.", "terms": "unknown", "notes": ""})
+    if conversion is not None:
+        source = {
+            **source,
+            "source": "Converted from the documents of the original release (below).",
+            "terms": ORIGINAL_TERMS.get(name, source["terms"]),
+        }
     types = sorted({t for per_split in stats["entities"].values() for t in per_split})
     counts = "\n".join(
         f"| {split} | {stats['sentences'][split]:,} | {stats['tokens'][split]:,} | "
@@ -165,7 +188,9 @@ Test entities of length 1 / 2 / 3+ tokens: {test_lengths}.
 
 {differences}
 
-{source["notes"]}
+{source["notes"] if conversion is None else ""}
+
+{"## Conversion from documents" + chr(10) + chr(10) + conversion if conversion else ""}
 """.rstrip()
         + "\n"
     )
