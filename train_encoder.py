@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fine-tune an encoder token classifier for biomedical NER.
+"""Fine-tune a token classifier for biomedical NER: an encoder, or a decoder LLM read in one pass.
 
 Methods (the seed study's encoder setup): a pre-trained encoder with a linear token-classification head predicts
 one BIO tag per word (the label sits on the word's first sub-word); AdamW at lr 2e-5 for up to 20 epochs, early
@@ -8,7 +8,13 @@ Beyond the seed: longer instances are split into overlapping windows instead of 
 decoded to valid IOB2 (Viterbi), batches are padded dynamically, and every score comes from the SemEval metric
 in ``metrics/bio_ner``.
 
+Decoder LLMs (``smollm2``, ``gemma3``, ``mistral``, ``llama`` or any causal-LM directory / Hub id) are trained the
+same way: their last hidden states feed the BIO head (no prompt, no generated answer), with the causal mask lifted
+in all or some layers (``--attention``, ``--unmasked_layers``), fully fine-tuned or with LoRA (``--use_peft``),
+on a 4-bit base where bitsandbytes runs (``--load_in_4bit``: QLoRA).
+
     python train_encoder.py --dataset bc5cdr --model_name_or_path biomedbert-large --output_dir runs/bc5cdr-biomedbert
+    python train_encoder.py --dataset bc5cdr --model_name_or_path llama --use_peft --load_in_4bit --bf16 ...
     accelerate launch --multi_gpu --num_processes 2 train_encoder.py --dataset demo --model_name_or_path minilm ...
 
 Every ``transformers.TrainingArguments`` flag works as well.
@@ -39,16 +45,25 @@ from bioner.bio import DECODERS, decode_tags
 from bioner.data import label_names
 from bioner.encoder import WordEncoder, label_features, merge_windows
 from bioner.evaluation import headline, predictions_records, write_outputs
+from bioner.llm import DECODER_ALIASES, decoder_base_id
 from bioner.models import (
     ENCODER_ALIASES,
     ModelLoadError,
     base_model_id,
     load_token_classifier,
     load_tokenizer,
-    resolve_model_name,
 )
 from bioner.taggers import EncoderTagger
 from bioner.text import WORD_STYLE_KEY, infer_word_style
+from bioner.token_llm import (
+    LLM_TOKEN_CLASSIFIER_KIND,
+    TokenLLMArguments,
+    check_not_causal_for_encoder,
+    is_causal_lm,
+    load_llm_token_classifier,
+    resolve_any_model,
+    save_info,
+)
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_encoder")
@@ -73,7 +88,10 @@ PAPER_DEFAULTS = {
 class ModelArguments:
     model_name_or_path: str = field(
         default="minilm",
-        metadata={"help": f"Local path, Hub id or alias: {', '.join(ENCODER_ALIASES)}."},
+        metadata={
+            "help": f"Local path, Hub id or alias: {', '.join(ENCODER_ALIASES)}; or a decoder LLM"
+            f" ({', '.join(DECODER_ALIASES)}, a causal-LM directory or Hub id) trained as a token classifier."
+        },
     )
     max_seq_length: int = field(
         default=512, metadata={"help": "Sub-words per window; longer instances are windowed."}
@@ -147,7 +165,7 @@ def windowed_dataset(encoder: WordEncoder, split, sort_by_length: bool = False):
 
 
 def parse_args(argv: list[str] | None = None):
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    parser = HfArgumentParser((ModelArguments, TokenLLMArguments, DataArguments, TrainingArguments))
     parser.set_defaults(**PAPER_DEFAULTS)
     if argv is None and len(sys.argv) == 2 and sys.argv[1].endswith((".json", ".yaml", ".yml")):
         return (
@@ -158,10 +176,14 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def load_model(model_args: ModelArguments, labels: list[str]):
-    """Pre-trained encoder with a fresh token-classification head over ``labels``, and its tokenizer."""
-    model_path = resolve_model_name(model_args.model_name_or_path)
+def load_model(model_args: ModelArguments, llm_args: TokenLLMArguments, labels: list[str]):
+    """Pre-trained encoder or decoder LLM with a fresh token-classification head over ``labels``, its tokenizer,
+    and whether it is a decoder LLM."""
     try:
+        model_path = resolve_any_model(model_args.model_name_or_path)
+        if is_causal_lm(model_path):
+            return (*load_llm_token_classifier(model_path, labels, llm_args), True)
+        check_not_causal_for_encoder(model_args.model_name_or_path, llm_args)
         tokenizer = load_tokenizer(model_path)
         model = load_token_classifier(
             model_path,
@@ -172,7 +194,7 @@ def load_model(model_args: ModelArguments, labels: list[str]):
         )
     except ModelLoadError as error:
         raise SystemExit(str(error)) from None
-    return model, tokenizer
+    return model, tokenizer, False
 
 
 def evaluate_splits(
@@ -204,23 +226,47 @@ def strict_f1_by_decoding(tagger: EncoderTagger, dataset, gold: dict, scores: di
 
 
 def push_with_card(
-    training_args: TrainingArguments, model_name: str, dataset_name: str, scores: dict
+    training_args: TrainingArguments, model_name: str, dataset_name: str, scores: dict, is_llm: bool = False
 ) -> None:
     """Upload the final model once, with a model card whose model-index carries the test scores."""
     from bioner.hub import push_training_output
 
     url = push_training_output(
         training_args,
-        base_model=base_model_id(model_name),
+        base_model=decoder_base_id(model_name) if is_llm else base_model_id(model_name),
         dataset=dataset_name,
         results=scores,
-        model_type="encoder",
+        model_type=LLM_TOKEN_CLASSIFIER_KIND if is_llm else "encoder",
     )
     logger.info("pushed to %s", url)
 
 
+def peak_rss_mb() -> float:
+    """This process' peak resident memory so far (training included), in MB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def llm_meta(model, llm_args: TokenLLMArguments) -> dict:
+    """How a decoder LLM token classifier was trained, for results.json and the tables."""
+    from bioner.attention import UNMASKED_LAYERS_KEY
+
+    config = model.config
+    return {
+        "model_kind": LLM_TOKEN_CLASSIFIER_KIND,
+        "attention": llm_args.attention,
+        "unmasked_layers": list(getattr(config, UNMASKED_LAYERS_KEY, []) or []),
+        "num_layers": config.num_hidden_layers,
+        "use_peft": llm_args.use_peft,
+        "load_in_4bit": llm_args.load_in_4bit,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_args(argv)
+    model_args, llm_args, data_args, training_args = parse_args(argv)
     if model_args.bio_decoding not in DECODERS:
         raise SystemExit(f"--bio_decoding must be one of {DECODERS}, got {model_args.bio_decoding!r}")
     if training_args.output_dir in (None, "trainer_output"):
@@ -240,13 +286,10 @@ def main(argv: list[str] | None = None) -> dict:
         split: [[labels[i] for i in tags] for tags in dataset[split]["ner_tags"]]
         for split in ("validation", "test")
     }
-    model, tokenizer = load_model(model_args, labels)
+    model, tokenizer, is_llm = load_model(model_args, llm_args, labels)
     # How the corpus cut words, so tag.py cuts raw text the same way.
-    setattr(
-        model.config,
-        WORD_STYLE_KEY,
-        infer_word_style(w for words in dataset["train"]["tokens"] for w in words),
-    )
+    word_style = infer_word_style(w for words in dataset["train"]["tokens"] for w in words)
+    setattr(model.config, WORD_STYLE_KEY, word_style)
     encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
     _, train_features = windowed_dataset(encoder, dataset["train"])
     dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)
@@ -274,6 +317,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
+    if is_llm and trainer.is_world_process_zero():
+        save_info(training_args.output_dir, model, model_args.model_name_or_path, llm_args, word_style)
     if not trainer.is_world_process_zero():
         return {}
 
@@ -300,11 +345,13 @@ def main(argv: list[str] | None = None) -> dict:
         "dev_sentences_per_second": speed["dev"],
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "max_seq_length": model_args.max_seq_length,
+        "peak_rss_mb": peak_rss_mb(),
+        **(llm_meta(trainer.model, llm_args) if is_llm else {"model_kind": "encoder"}),
     }
     title = f"{model_args.model_name_or_path} on {data_args.dataset}"
     write_outputs(training_args.output_dir, scores, {"test": records["test"]}, title, meta)
     if push_to_hub:
-        push_with_card(training_args, model_args.model_name_or_path, data_args.dataset, scores)
+        push_with_card(training_args, model_args.model_name_or_path, data_args.dataset, scores, is_llm)
     return {"scores": scores, "meta": meta}
 
 

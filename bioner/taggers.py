@@ -18,10 +18,11 @@ import torch
 from bioner.bio import DECODERS, decode_tags
 from bioner.decoding import ALL_O_DRAFT, make_decoder
 from bioner.encoder import word_log_probs
-from bioner.llm import is_decoder_model, load_trained_decoder
+from bioner.llm import is_decoder_model, load_trained_decoder, local_model_dir
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
 from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
 from bioner.text import WORD_STYLE_KEY
+from bioner.token_llm import TOKEN_LLM_FILE, is_token_llm_dir, load_trained_token_llm
 
 
 @dataclass
@@ -231,10 +232,15 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
         return _load_decoder_tagger(path, options, device, draft_model)
     if draft_model is not None:
         raise ModelLoadError(f"--draft_model is for decoder LLMs; '{name_or_path}' is an encoder")
-    for key in ("dtype", "load_in_4bit", "autocast_dtype"):
-        options.pop(key, None)
+    token_llm_options = {key: options.pop(key, None) for key in ("dtype", "load_in_4bit")}
+    options.pop("autocast_dtype", None)
     if options.get("max_length") is None:
         options["max_length"] = 512
+    if is_token_llm_dir(path) or _is_hub_repo_with(path, TOKEN_LLM_FILE):
+        model, tokenizer = load_trained_token_llm(local_model_dir(path), **token_llm_options)
+        if not _is_quantized(model):
+            model.to(device)
+        return EncoderTagger(model=model, tokenizer=tokenizer, **options)
     model = load_token_classifier(path)
     if not getattr(model.config, "id2label", None) or _has_default_labels(model.config.id2label):
         raise ModelLoadError(
@@ -253,12 +259,17 @@ def _device(device: str | None) -> torch.device:
 
 def _is_hub_decoder(name: str) -> bool:
     """Whether a Hub repo (not a local path) holds a bioner decoder."""
+    return _is_hub_repo_with(name, FORMAT_FILE)
+
+
+def _is_hub_repo_with(name: str, filename: str) -> bool:
+    """Whether ``name`` is a Hub repo (not a local path) holding ``filename``."""
     if Path(name).exists() or name.count("/") != 1:
         return False
     from huggingface_hub import file_exists
 
     try:
-        return file_exists(name, FORMAT_FILE)
+        return file_exists(name, filename)
     except Exception:  # noqa: BLE001 - offline or unknown repo: let the encoder path report it
         return False
 
