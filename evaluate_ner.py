@@ -7,9 +7,14 @@
     python evaluate_ner.py --model org/bc5cdr-mistral-qlora --dataset bc5cdr --decoding free --load_in_4bit
     python evaluate_ner.py --model runs/bc5cdr-mistral --dataset bc5cdr --decoding speculative \
         --draft_model runs/bc5cdr-biomedbert                    # the LLM's tags at near-encoder cost
+    python evaluate_ner.py --gold CDR_TestSet.PubTator.txt --predictions tagged.pubtator   # documents
 
 Writes ``results.json``, ``predictions.jsonl``, ``report.md`` (Table III layout: overall and by entity length
 1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``.
+
+With ``--gold``, ``--predictions`` holds documents rather than tags (PubTator, BioC XML/JSON, brat, or tag.py's
+JSONL; formats detected) and mentions are scored by character offsets over whole documents, as the BioCreative
+V CDR evaluation does (docs/scoring-documents.md), into the same report.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import torch
 from transformers import HfArgumentParser
 
 from bioner.arguments import TaggerArguments
+from bioner.corpora.records import DOCUMENT_FORMATS, read_any_documents
+from bioner.corpora.scoring import score_documents
 from bioner.data import SPLIT_ALIASES, DataFormatError, label_names, load_split
 from bioner.evaluation import (
     PredictionsFileError,
@@ -34,6 +41,7 @@ from bioner.evaluation import (
 )
 from bioner.models import ModelLoadError
 from bioner.taggers import DecoderTagger
+from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
 
 logger = logging.getLogger("evaluate_ner")
 
@@ -42,7 +50,29 @@ logger = logging.getLogger("evaluate_ner")
 class EvaluationArguments:
     model: str | None = field(default=None, metadata={"help": "Trained model directory or Hub id."})
     predictions: str | None = field(
-        default=None, metadata={"help": "Score this predictions JSONL instead of a model."}
+        default=None,
+        metadata={
+            "help": "Score this predictions JSONL instead of a model; with --gold, predicted documents (a file"
+            " or brat folder in any of --predictions_format's formats)."
+        },
+    )
+    gold: str | None = field(
+        default=None,
+        metadata={
+            "help": "Gold documents (PubTator, BioC XML/JSON, brat folder or tag.py JSONL): score --predictions"
+            " by mention character offsets over whole documents."
+        },
+    )
+    gold_format: str = field(
+        default="auto", metadata={"help": f"auto or one of {', '.join(DOCUMENT_FORMATS)}."}
+    )
+    predictions_format: str = field(
+        default="auto",
+        metadata={"help": f"With --gold: auto or one of {', '.join(DOCUMENT_FORMATS)} (.jsonl is tag.py's)."},
+    )
+    word_style: str = field(
+        default=DEFAULT_WORD_STYLE,
+        metadata={"help": f"With --gold: words counted for the entity-length bins, one of {WORD_STYLES}."},
     )
     dataset: str = field(
         default="demo", metadata={"help": "Registered name, data directory or Hub dataset id."}
@@ -93,6 +123,10 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     if (args.model is None) == (args.predictions is None):
         raise SystemExit("pass exactly one of --model or --predictions")
+    if args.gold is not None:
+        if args.predictions is None:
+            raise SystemExit("--gold scores documents: pass them with --predictions (tag them with tag.py)")
+        return score_document_files(args)
     try:
         if args.predictions:
             records, meta = read_predictions(args.predictions), {"predictions": args.predictions}
@@ -109,6 +143,33 @@ def main(argv: list[str] | None = None) -> dict:
     write_outputs(output_dir, {name: scores}, {}, f"{args.model or args.predictions}", meta)
     if args.model:
         write_jsonl(records, output_dir / "predictions.jsonl")
+    logger.info("wrote %s", output_dir)
+    return {"scores": scores, "meta": meta}
+
+
+def score_document_files(args: EvaluationArguments) -> dict:
+    """Mention-level scores of the predicted documents against the gold ones (bioner.corpora.scoring)."""
+    if args.word_style not in WORD_STYLES:
+        raise SystemExit(f"error: --word_style must be one of {', '.join(WORD_STYLES)}")
+    try:
+        gold = read_any_documents(args.gold, args.gold_format)
+        predicted = read_any_documents(args.predictions, args.predictions_format)
+        scores = score_documents(gold, predicted, args.word_style)
+    except ValueError as error:  # the format errors of every reader, and unpaired documents
+        raise SystemExit(f"error: {error}") from None
+    name = SPLIT_ALIASES.get(args.split, args.split)
+    logger.info("%s: %s", name, headline(scores))
+    meta = {
+        "gold": args.gold,
+        "predictions": args.predictions,
+        "scoring": "mentions by document, type and character offsets (BioCreative V CDR)",
+        "word_style": args.word_style,
+        "documents": scores["num_documents"],
+        **{kind: item["count"] for kind, item in scores["counted"].items()},
+    }
+    output_dir = Path(args.output_dir) if args.output_dir else Path(args.predictions).parent
+    title = f"{Path(args.predictions).name} against {Path(args.gold).name}"
+    write_outputs(output_dir, {name: scores}, {}, title, meta)
     logger.info("wrote %s", output_dir)
     return {"scores": scores, "meta": meta}
 

@@ -89,10 +89,17 @@ def format_report(results: dict[str, dict], title: str, notes: str = "") -> str:
 
 def _split_details(split: str, metrics: dict) -> str:
     """Per-type scores and SemEval counts of one split."""
-    summary = (
-        f"## {split}: details\n\n{metrics['num_sentences']} sentences, {metrics['num_tokens']} tokens, "
-        f"token accuracy {_pct(metrics['token_accuracy'])}%."
-    )
+    if "num_documents" in metrics:  # document-level scores (bioner.corpora.scoring): no tokens
+        summary = (
+            f"## {split}: details\n\n{metrics['num_documents']} documents, {metrics['num_gold_mentions']} gold "
+            f"and {metrics['num_predicted_mentions']} predicted mentions, matched by character offsets "
+            "(entity length: the words a mention covers)."
+        )
+    else:
+        summary = (
+            f"## {split}: details\n\n{metrics['num_sentences']} sentences, {metrics['num_tokens']} tokens, "
+            f"token accuracy {_pct(metrics['token_accuracy'])}%."
+        )
     per_type = metrics["per_type"]
     type_table = (
         markdown_table(

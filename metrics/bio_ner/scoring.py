@@ -21,7 +21,7 @@ from __future__ import annotations
 import operator
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, pairwise
 
 SCHEMES = ("strict", "exact", "partial", "ent_type")
@@ -132,11 +132,80 @@ def compute_ner_scores(
     num_tokens = sum(lengths)
     wrong_tokens = sum(map(operator.ne, differing_pred, differing_gold))
     return {
-        **_scheme_results(agreed, gold, pred, Counter(_outcome_keys(gold, pred))),
-        "by_length": _by_length(agreed, gold, pred, edges, bin_names),
+        **_entity_results(agreed, gold, pred, edges, bin_names, _span_length),
         "token_accuracy": (num_tokens - wrong_tokens) / num_tokens if num_tokens else 0.0,
         "num_sentences": len(references),
         "num_tokens": num_tokens,
+    }
+
+
+def compute_entity_scores(
+    predictions: Iterable[Entity],
+    references: Iterable[Entity],
+    length_bins: Sequence[int] = (1, 2, 3),
+    lengths: Mapping[Entity, int] | None = None,
+) -> dict:
+    """Score entities given directly as ``(type, start, end)`` (``end`` exclusive), e.g. character offsets of
+    mentions in documents laid end to end: the ``strict``, ``exact``, ``partial``, ``ent_type``, ``per_type``
+    and ``by_length`` results of `compute_ner_scores`, with the same matching.
+
+    Unlike tag sequences, either list may hold overlapping (nested) entities; each is scored in order of start,
+    then end, then type. Strict is then a set match: a prediction is correct when a reference has the same
+    type, start and end. ``lengths`` gives each entity's length for the length bins (default ``end - start``).
+    Raises ``ValueError`` for a malformed entity, an entity listed twice, or nothing to score.
+    """
+    edges = list(length_bins)
+    bin_names = _bin_names(edges)
+    pred = _sorted_entities(predictions, "predictions")
+    gold = _sorted_entities(references, "references")
+    if not pred and not gold:
+        raise ValueError("nothing to score: no predicted or reference entities")
+    common = set(gold).intersection(pred)
+    agreed = [entity for entity in gold if entity in common]
+    gold = [entity for entity in gold if entity not in common]
+    pred = [entity for entity in pred if entity not in common]
+    length = _span_length if lengths is None else lengths.__getitem__
+    return _entity_results(agreed, gold, pred, edges, bin_names, length)
+
+
+def _sorted_entities(entities: Iterable[Entity], name: str) -> list[Entity]:
+    """``entities`` checked (type, start < end) and free of repeats, by start, end and type."""
+    checked = []
+    for entity in entities:
+        if not (
+            isinstance(entity, tuple)
+            and len(entity) == 3
+            and isinstance(entity[0], str)
+            and entity[0]
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in entity[1:])
+            and 0 <= entity[1] < entity[2]
+        ):
+            raise ValueError(f"{name}: expected (type, start, end) with 0 <= start < end, got {entity!r}")
+        checked.append(entity)
+    checked.sort(key=lambda entity: (entity[1], entity[2], entity[0]))
+    for previous, entity in pairwise(checked):
+        if previous == entity:
+            raise ValueError(f"{name}: entity {entity!r} is listed twice")
+    return checked
+
+
+def _span_length(entity: Entity) -> int:
+    return entity[2] - entity[1]
+
+
+def _entity_results(
+    agreed: list[Entity],
+    gold: list[Entity],
+    pred: list[Entity],
+    edges: list[int],
+    bin_names: list[str],
+    length: Callable[[Entity], int],
+) -> dict:
+    """The schemes, per type and by length, from the entities predicted exactly (``agreed``) and the other
+    reference and predicted entities (each sorted by start)."""
+    return {
+        **_scheme_results(agreed, gold, pred, Counter(_outcome_keys(gold, pred))),
+        "by_length": _by_length(agreed, gold, pred, edges, bin_names, length),
     }
 
 
@@ -210,7 +279,9 @@ def _check_tags(
 def _links(gold: list[Entity], pred: list[Entity]) -> list[list[_Link]]:
     """For each prediction, the reference entities it overlaps in nervaluate's sense, in reference order.
 
-    Both lists are sorted and free of internal overlaps, so one forward sweep finds every overlap.
+    Both lists are sorted by start, so one forward sweep finds every overlap (references that overlap each
+    other, as nested mentions do, are all visited: the sweep stops only at a reference starting after the
+    prediction ends, and skips only those that end before every later prediction starts).
     nervaluate (min_overlap_percentage=1) wants the overlap to cover at least 1% of the reference span, so a
     one-token overlap with a reference longer than 100 tokens does not count; the float test is its own.
     """
@@ -360,15 +431,20 @@ def _scheme_results(agreed: list[Entity], gold: list[Entity], pred: list[Entity]
 
 
 def _by_length(
-    agreed: list[Entity], gold: list[Entity], pred: list[Entity], edges: list[int], bin_names: list[str]
+    agreed: list[Entity],
+    gold: list[Entity],
+    pred: list[Entity],
+    edges: list[int],
+    bin_names: list[str],
+    length: Callable[[Entity], int] = _span_length,
 ) -> dict:
     """Strict scores per length bin: recall over the reference entities of that length, precision over the
     predicted ones; only entities predicted exactly (``agreed``) are correct."""
 
     def per_bin(entities: list[Entity]) -> Counter[int]:
         binned: Counter[int] = Counter()
-        for length, count in Counter([end - start for _, start, end in entities]).items():
-            binned[bisect_right(edges, length) - 1] += count
+        for size, count in Counter(map(length, entities)).items():
+            binned[bisect_right(edges, size) - 1] += count
         return binned
 
     correct = per_bin(agreed)
