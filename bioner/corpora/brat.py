@@ -99,6 +99,10 @@ def _read_pair(txt: Path, ann: Path, repairs: Repairs) -> Document:
                     )
                 spans.append((int(match[1]), int(match[2])))
             mention = Mention(spans=sorted(spans), type=kind, text="\t".join(fields[2:]), id=name)
+            if all(0 <= a < b <= len(text) for a, b in spans):
+                covered = " ".join(text[a:b] for a, b in mention.spans)
+                if mention.text == _LINE_BREAK.sub(" ", covered):  # brat writes line breaks as spaces
+                    mention.text = covered
             check_mention(text, mention, str(ann), number, repairs)
             if name in mentions:
                 raise CorpusFormatError(ann, f"annotation id {name} used twice", number)
