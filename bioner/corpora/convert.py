@@ -204,10 +204,15 @@ def _candidates(
     return candidates
 
 
+def _is_separator(char: str) -> bool:
+    """Whitespace, control or format characters: never part of a word (``bioner.text``'s rule)."""
+    return not char.isalnum() and not tokenize(char)
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and not tokenize(text[start]):
+    while start < end and _is_separator(text[start]):
         start += 1
-    while end > start and not tokenize(text[end - 1]):
+    while end > start and _is_separator(text[end - 1]):
         end -= 1
     return start, end
 
