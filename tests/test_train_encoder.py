@@ -203,7 +203,7 @@ def test_offline_hub_model_names_what_to_do(tmp_path):
         timeout=300,
     )
     assert completed.returncode != 0
-    assert "offline alias (minilm)" in completed.stderr
+    assert "offline alias (minilm, mpnet)" in completed.stderr
     assert "Traceback" not in completed.stderr
 
 
