@@ -7,12 +7,22 @@
         --decoding speculative --draft_model runs/bc5cdr-biomedbert
     accelerate launch --num_processes 4 tag.py --model ... --input corpus.jsonl --output out.jsonl
 
+    python tag.py --model runs/bc5cdr-minilm --input CDR_TestSet.PubTator.txt --output tagged.pubtator \
+        --output_format pubtator                                  # or bioc_xml, bioc_json, brat (a folder)
+
 Each output line is one input document, in input order: ``{"id", "text", "entities": [{"start", "end", "text",
 "type", "score"}]}`` with ``text[start:end] == entity["text"]`` (``score``, the mean tag probability, for
 encoders only); ``--with_tags`` adds every word's span and tag and the sentence spans. Raw text is cut into
 words the way the model's training corpus was (``bioner/text.py``) and into sentences; long sentences are
 windowed by the model, never truncated. Under ``accelerate launch`` each process tags its share of the
 documents; a stopped run resumes where it stopped when started again with the same arguments.
+
+Annotated corpora (PubTator, BioC XML/JSON, brat) are read as documents with their ids and passages (a sentence
+never crosses a passage); their own mentions are not used. ``--output_format pubtator|bioc_xml|bioc_json|brat``
+writes the predicted mentions in that format, with the input's ids and passages (docs/tagging-formats.md). The
+records go to ``<output>.jsonl`` first, which resumes and shares the work as above and keeps the scores; the
+formatted output is written from it once every document is tagged (a run stopped before that resumes from the
+JSONL and writes it then).
 """
 
 from __future__ import annotations
@@ -22,9 +32,11 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from accelerate import PartialState
@@ -32,29 +44,53 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from bioner.arguments import TaggerArguments
+from bioner.corpora import FORMATS, write_documents
+from bioner.corpora import Document as CorpusDocument
+from bioner.corpora.records import document_from_record
 from bioner.documents import INPUT_FORMATS, TXT_UNITS, Document, InputFormatError, read_documents
+from bioner.jsonl import read_jsonl_objects
 from bioner.models import ModelLoadError
 from bioner.shards import OutputMergeError, ShardedOutput
 from bioner.tagging import tag_documents
 from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
 
 logger = logging.getLogger("tag")
+OUTPUT_FORMATS = ("jsonl", *FORMATS)
 
 
 @dataclass
 class TagArguments:
     model: str = field(metadata={"help": "Trained model directory or Hub id (encoder or decoder LLM)."})
     input: list[str] = field(
-        default_factory=list, metadata={"help": "Input files: .txt, .jsonl, or CoNLL (.tsv/.conll)."}
+        default_factory=list,
+        metadata={
+            "help": "Input files: .txt, .jsonl, CoNLL (.tsv/.conll), or annotated corpora: PubTator, BioC XML/JSON,"
+            " brat (a folder or .txt/.ann pair); their ids and passages are kept."
+        },
     )
     text: list[str] = field(
         default_factory=list, metadata={"help": "Texts to tag, given on the command line."}
     )
     output: str | None = field(
-        default=None, metadata={"help": "Output JSONL (default: print the records to standard output)."}
+        default=None,
+        metadata={
+            "help": "Output file (a folder for brat); default: print JSONL records to standard output."
+        },
+    )
+    output_format: str = field(
+        default="jsonl",
+        metadata={
+            "help": f"One of {', '.join(OUTPUT_FORMATS)}. Other than jsonl, needs --output: the records go to"
+            " <output>.jsonl (resumable, data-parallel, with scores) and the formatted output is written from it"
+            " once every document is tagged."
+        },
     )
     input_format: str = field(
-        default="auto", metadata={"help": f"{INPUT_FORMATS}; auto goes by the file suffix (.txt otherwise)."}
+        default="auto",
+        metadata={
+            "help": f"{INPUT_FORMATS}; auto goes by the suffix (.jsonl, .tsv/.conll, .xml), then by content"
+            " (PubTator, BioC JSON, brat), else .txt."
+        },
     )
     txt_unit: str = field(
         default="file", metadata={"help": f"{TXT_UNITS}: one document per .txt file or line."}
@@ -124,14 +160,24 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"error: --word_style must be auto or one of {', '.join(WORD_STYLES)}")
     if args.output is None and state.num_processes > 1:
         raise SystemExit("error: --output is needed when several processes tag (accelerate launch)")
+    if args.output_format not in OUTPUT_FORMATS:
+        raise SystemExit(f"error: --output_format must be one of {', '.join(OUTPUT_FORMATS)}")
+    if args.output_format != "jsonl" and args.output is None:
+        raise SystemExit(f"error: --output_format {args.output_format} needs --output")
     try:
         documents = load_inputs(args)
+        if args.output_format != "jsonl":
+            check_writable(documents, args.output_format)
         tagger = tagger_args.load(args.model, device=str(state.device))
     except (InputFormatError, ModelLoadError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     style = word_style(args, tagger)
     if args.output is not None:
-        return tag_to_file(args, tagger, documents, style, state)
+        summary = tag_to_file(args, tagger, documents, style, state)
+        if args.output_format != "jsonl" and state.is_main_process:
+            write_formatted(documents, records_path(args), args.output, args.output_format)
+            logger.info("wrote %s (%s) from %s", args.output, args.output_format, records_path(args))
+        return summary
     records = []
     for _, record in tag_in_steps(args, tagger, documents, range(len(documents)), style):
         print(json.dumps(record, ensure_ascii=False), flush=True)
@@ -161,7 +207,7 @@ def tag_to_file(
     args: TagArguments, tagger, documents: list[Document], style: str, state: PartialState
 ) -> dict:
     """Tag this process's share of the documents not yet written; the main process merges all shares."""
-    sink = ShardedOutput(args.output)
+    sink = ShardedOutput(records_path(args))
     if state.is_main_process and args.overwrite_output:
         sink.remove()
     state.wait_for_everyone()
@@ -209,6 +255,44 @@ def tag_to_file(
             sink.output,
         )  # fmt: skip
     return summary
+
+
+def records_path(args: TagArguments) -> str:
+    """Where the JSONL records go: the output itself, or ``<output>.jsonl`` beside a formatted output."""
+    return args.output if args.output_format == "jsonl" else f"{args.output}.jsonl"
+
+
+def _corpus_document(document: Document, record: dict | None = None, where: str = "") -> CorpusDocument:
+    """A tagged document in the corpus model: the input's id and passages, the record's entities."""
+    if record is None:
+        return CorpusDocument(document.id, document.text, list(document.passages))
+    tagged = document_from_record(record, where)
+    if document.passages:
+        tagged.passages = list(document.passages)
+    return tagged
+
+
+def check_writable(documents: list[Document], output_format: str) -> None:
+    """Fail before any tagging when the documents cannot be written in ``output_format``: ids that repeat,
+    or what the format cannot hold (a line break in PubTator text, an id that is no brat file name...)."""
+    seen: set[str] = set()
+    for document in documents:
+        if document.id in seen:
+            raise ValueError(
+                f"document id {document.id!r} appears twice; {output_format} output needs unique ids"
+            )
+        seen.add(document.id)
+    with tempfile.TemporaryDirectory() as folder:
+        write_documents([_corpus_document(d) for d in documents], Path(folder) / "check", output_format)
+
+
+def write_formatted(documents: list[Document], records: str, output: str, output_format: str) -> None:
+    """Write the tagged records (in input order, one per document) as ``output_format`` at ``output``."""
+    lines = list(read_jsonl_objects(Path(records), InputFormatError))
+    if len(lines) != len(documents):
+        raise SystemExit(f"error: {records} holds {len(lines)} records for {len(documents)} documents")
+    tagged = [_corpus_document(d, r, where) for d, (where, r) in zip(documents, lines, strict=True)]
+    write_documents(tagged, output, output_format)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ index the original text, so ``text[start:end] == entity["text"]`` always holds.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,15 +30,30 @@ class Segmented:
 
 
 def segment(document: Document, style: str) -> Segmented:
-    """Words and sentences of ``document``: pre-tokenized words are one sentence; raw text follows ``style``."""
+    """Words and sentences of ``document``: pre-tokenized words are one sentence; raw text follows ``style``,
+    and a sentence never runs from one passage (a title, an abstract) into the next, as in the corpora
+    converted for training (`bioner.corpora.convert`)."""
     if document.words is None:
         words = tokenize(document.text, style)
-        return Segmented(document, words, split_sentences(document.text, words))
+        return Segmented(document, words, _sentences(document, words))
     spans, start = [], 0
     for word in document.words:
         spans.append((start, start + len(word)))
         start += len(word) + 1
     return Segmented(document, spans, [(0, len(spans))] if spans else [])
+
+
+def _sentences(document: Document, words: list[Span]) -> list[Span]:
+    """Sentences (word-index ranges) split within each passage; a document without passages is one."""
+    breaks = sorted({passage.offset for passage in document.passages if passage.offset > 0})
+    groups: list[list[Span]] = [[] for _ in range(len(breaks) + 1)]
+    for word in words:
+        groups[bisect_right(breaks, word[0])].append(word)
+    sentences, first = [], 0
+    for group in groups:
+        sentences += [(first + a, first + b) for a, b in split_sentences(document.text, group)]
+        first += len(group)
+    return sentences
 
 
 def tag_documents(
