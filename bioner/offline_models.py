@@ -104,6 +104,7 @@ def build_offline_model(spec: OfflineModel, cache_dir: str | Path | None = None)
             info = spec.build(wheels, out)
             shutil.rmtree(download, ignore_errors=True)
             make_readable(out)
+            info.setdefault("license", spec.license)
             info.update(
                 alias=spec.alias,
                 base_model=spec.base_model,
