@@ -56,6 +56,7 @@ from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
 
 logger = logging.getLogger("tag")
 OUTPUT_FORMATS = ("jsonl", *FORMATS)
+NO_ID = "-1"  # PubTator's ids field of a mention without a concept id
 
 
 @dataclass
@@ -292,6 +293,9 @@ def write_formatted(documents: list[Document], records: str, output: str, output
     if len(lines) != len(documents):
         raise SystemExit(f"error: {records} holds {len(lines)} records for {len(documents)} documents")
     tagged = [_corpus_document(d, r, where) for d, (where, r) in zip(documents, lines, strict=True)]
+    if output_format == "pubtator":  # no concept id: "-1" as in BC5CDR; an empty last field is often misread
+        for mention in (m for document in tagged for m in document.mentions):
+            mention.ids = mention.ids or [NO_ID]
     write_documents(tagged, output, output_format)
 
 

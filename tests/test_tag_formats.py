@@ -104,6 +104,9 @@ def test_output_formats_keep_ids_passages_and_the_entities(
     expected = [[(e["start"], e["end"], e["text"], e["type"]) for e in r["entities"]] for r in records]
     assert [[(m.start, m.end, m.text, m.type) for m in d.mentions] for d in tagged] == expected
     assert sum(map(len, expected)) >= 12  # the model finds entities
+    if output_format == "pubtator":  # six fields: an empty last one is stripped and misread by some readers
+        assert {m.ids[0] for d in tagged for m in d.mentions} == {"-1"}
+        assert all(line.count("\t") == 5 for line in output.read_text().splitlines() if "\t" in line)
     if output_format.startswith("bioc"):
         scores = {m.infons["score"] for d in tagged for m in d.mentions}
         assert all(0 < float(score) <= 1 for score in scores)
