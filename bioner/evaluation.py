@@ -106,6 +106,11 @@ def portable_path(value: str, output_dir: str | Path) -> str:
     return path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
 
 
+def portable_text(text: str, output_dir: str | Path) -> str:
+    """``text`` with every space-separated word that is an absolute path made portable (a report's title)."""
+    return " ".join(portable_path(word, output_dir) if len(word) > 1 else word for word in text.split(" "))
+
+
 def portable_meta(meta, output_dir: str | Path):
     """``meta`` with every absolute path string made portable by `portable_path` (dicts and lists walked)."""
     if isinstance(meta, dict):
@@ -124,13 +129,15 @@ def write_outputs(
 ) -> Path:
     """Write ``results.json``, ``predictions_<split>.jsonl``, ``report.md`` and ``f1_by_length.png``.
 
-    Absolute local paths in ``meta`` (``best_checkpoint``, a local model folder) are written by
-    `portable_meta`, so the files can be published (a model folder is pushed with them) without them."""
+    Absolute local paths in ``meta`` (``best_checkpoint``, a local model folder) and ``title`` are written by
+    `portable_meta` and `portable_text`, so the files can be published (a model folder is pushed with them)
+    without them."""
     from bioner.report import format_report, plot_f1_by_length
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     meta = portable_meta(meta or {}, output_dir)
+    title = portable_text(title, output_dir)
     results = {**scores_by_split, "meta": meta or {}}
     (output_dir / "results.json").write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

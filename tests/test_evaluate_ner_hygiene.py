@@ -65,13 +65,14 @@ def test_results_and_report_hold_no_absolute_paths(tmp_path):
         "nested": {"paths": [str(output_dir / "checkpoint-19")]},
         "dataset": "bc5cdr",
     }
-    write_outputs(output_dir, {"test": scores}, {}, "title", meta)
+    write_outputs(output_dir, {"test": scores}, {}, f"{meta['model']} on {tmp_path / 'data'}", meta)
     results = json.loads((output_dir / "results.json").read_text())
     assert results["meta"]["best_checkpoint"] == "checkpoint-38"
     assert results["meta"]["model"] == "tiny-bert"
     assert results["meta"]["nested"] == {"paths": ["checkpoint-19"]}
     for name in ("results.json", "report.md"):
         assert str(tmp_path) not in (output_dir / name).read_text()
+    assert (output_dir / "report.md").read_text().startswith("# tiny-bert on data\n")
     assert meta["best_checkpoint"].startswith(str(output_dir))  # the caller's dict is left as it was
 
 

@@ -53,6 +53,10 @@ def test_publish_train_push_and_evaluate_by_repo_id(fake_hub, tiny_bert, tmp_pat
     card = pushed["README.md"].decode()
     trained = json.loads((run_dir / "results.json").read_text())
     assert "model-index" in card and f"{trained['test']['strict']['f1']:.4f}"[:5] in card
+    # No local path is published: not the run folder, not the tiny BERT's.
+    for name in ("README.md", "results.json", "report.md"):
+        text = pushed[name].decode()
+        assert str(tmp_path) not in text and str(tiny_bert) not in text, name
 
     run(
         [
