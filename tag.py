@@ -82,8 +82,8 @@ class TagArguments:
         default="jsonl",
         metadata={
             "help": f"One of {', '.join(OUTPUT_FORMATS)}. Other than jsonl, needs --output: the records go to"
-            " <output>.jsonl (resumable, data-parallel, with scores) and the formatted output is written from it"
-            " once every document is tagged."
+            " <output>.jsonl (resumable, data-parallel, with scores) and the formatted output is written whole from"
+            " it once every document is tagged (a stopped run resumes from <output>.jsonl, not the formatted file)."
         },
     )
     input_format: str = field(
