@@ -65,14 +65,16 @@ class _Unmasker:
         self.config = base_model.config
         self.padding_mask: torch.Tensor | None = None
         self.masks: dict[str, torch.Tensor | None] = {}
+        self.uncausal: list[torch.nn.Module] = []
         self.handles = [base_model.register_forward_pre_hook(self._remember_padding, with_kwargs=True)]
         layer_types = getattr(self.config, "layer_types", None) or []
         for index in indices:
             layer = layers[index]
             kind = layer_types[index] if index < len(layer_types) else "full_attention"
             for module in layer.modules():
-                if hasattr(module, "is_causal"):
+                if getattr(module, "is_causal", None) is True:
                     module.is_causal = False  # SDPA reads this when no mask is passed
+                    self.uncausal.append(module)
             self.handles.append(layer.register_forward_pre_hook(self._hook_for(kind), with_kwargs=True))
 
     def _remember_padding(self, module, args, kwargs):
@@ -109,6 +111,8 @@ class _Unmasker:
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+        for module in self.uncausal:
+            module.is_causal = True
 
 
 def set_unmasked_layers(model, indices: Sequence[int]) -> None:

@@ -79,7 +79,11 @@ def load_tokenizer(name_or_path: str, **kwargs):
     from transformers import AutoConfig, AutoTokenizer
 
     try:
-        model_type = AutoConfig.from_pretrained(name_or_path).model_type
+        adapter_only = (
+            Path(name_or_path, "adapter_config.json").is_file()
+            and not Path(name_or_path, "config.json").is_file()
+        )
+        model_type = None if adapter_only else AutoConfig.from_pretrained(name_or_path).model_type
         if model_type in _PREFIX_SPACE_MODEL_TYPES:
             kwargs.setdefault("add_prefix_space", True)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)

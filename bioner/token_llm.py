@@ -112,8 +112,9 @@ def token_classifier_class(model_type: str):
     base_class = getattr(transformers, MODEL_MAPPING_NAMES[model_type])
     pretrained = next(c for c in base_class.__mro__ if c.__name__.endswith("PreTrainedModel"))
     name = base_class.__name__.removesuffix("Model") + "ForTokenClassification"
-    cls = type(name, (GenericForTokenClassification, pretrained), {"__module__": __name__})
     config_class = type(AutoConfig.for_model(model_type))
+    attributes = {"__module__": __name__, "config_class": config_class}
+    cls = type(name, (GenericForTokenClassification, pretrained), attributes)
     AutoModelForTokenClassification.register(config_class, cls, exist_ok=True)
     MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES[model_type] = name
     globals()[name] = cls
@@ -186,10 +187,17 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
 
 
 def _head_to_float32(model) -> None:
-    """Keep the small classification head in float32 (a bf16 head rounds the logits Viterbi compares)."""
-    head = getattr(model, "score", None)
-    if isinstance(head, torch.nn.Linear):
-        head.float()
+    """Keep the small classification head (and PEFT's trained copy of it) in float32, fed float32 states: a
+    bf16 head rounds the logits Viterbi compares, and a 4-bit base hands it bf16 hidden states."""
+    for name, module in model.named_modules():
+        if (
+            isinstance(module, torch.nn.Linear)
+            and "score" in name.split(".")
+            and not hasattr(module, "_bioner_fp32")
+        ):
+            module.float()
+            module.register_forward_pre_hook(lambda _, args: tuple(a.float() for a in args))
+            module._bioner_fp32 = True
 
 
 def add_lora(model, args: TokenLLMArguments):
@@ -208,6 +216,7 @@ def add_lora(model, args: TokenLLMArguments):
         modules_to_save=["score"],
     )
     model = get_peft_model(model, config)
+    _head_to_float32(model)
     apply_saved_attention(
         model.base_model.model
     )  # PEFT wraps, the hooks stay; re-register on the same blocks
@@ -311,6 +320,7 @@ def load_trained_token_llm(directory: str | Path, load_in_4bit: bool | None = No
         set_unmasked_layers(model, info.get(UNMASKED_LAYERS_KEY, []))
         setattr(model.config, WORD_STYLE_KEY, info.get("word_style"))
         model = PeftModel.from_pretrained(model, str(directory))
+        _head_to_float32(model)
     else:
         token_classifier_class(AutoConfig.from_pretrained(str(directory)).model_type)
         model = AutoModelForTokenClassification.from_pretrained(str(directory), **options)
