@@ -27,8 +27,14 @@ import datasets
 
 from bioner.cards import dataset_card
 from bioner.corpora.convert import COMPOSITE_CHOICES, DISCONTINUOUS_CHOICES, ConversionReport
-from bioner.corpora.dataset import find_split_files, load_document_corpus, parse_entity_types
+from bioner.corpora.dataset import (
+    find_split_files,
+    hub_corpus_dir,
+    load_document_corpus,
+    parse_entity_types,
+)
 from bioner.data import (
+    HUB_ID_RE,
     REGISTERED_DATASETS,
     DataFormatError,
     dataset_dir,
@@ -93,8 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def convert_corpus(
     name: str, args: argparse.Namespace | None
 ) -> tuple[datasets.DatasetDict, dict[str, ConversionReport]] | None:
-    """The converted dataset and reports when ``name`` is a folder of document files (or split files are
-    given), else ``None`` (a BIO dataset)."""
+    """The converted dataset and reports when ``name`` is a folder or Hub dataset repo of document files (or
+    split files are given), else ``None`` (a BIO dataset)."""
     options = (
         {}
         if args is None
@@ -121,6 +127,8 @@ def convert_corpus(
     )
     if given:
         return load_document_corpus(files=given, **options)
+    if not Path(name).is_dir() and HUB_ID_RE.fullmatch(name):  # a Hub repo of corpus files: its local copy
+        name = str(hub_corpus_dir(name) or name)
     if not Path(name).is_dir():
         return None
     files = find_split_files(name, options.get("format"))

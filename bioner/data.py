@@ -298,7 +298,8 @@ def dataset_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
 def load_ner_dataset(
     name: str, data_dir: str | os.PathLike[str] | None = None, *, strict_bio: bool = False
 ) -> datasets.DatasetDict:
-    """Load a dataset by registered name, folder path or Hub id (``org/name``), as train/validation/test."""
+    """Load a dataset by registered name, folder path or Hub id (``org/name``), as train/validation/test; a
+    folder or Hub dataset repo of PubTator, BioC or brat files named by split is converted to BIO."""
     if name == "demo":
         from bioner.demo import make_demo_splits
 
@@ -313,6 +314,11 @@ def load_ner_dataset(
             return load_document_corpus(name, files=files)[0]
         return _load_conll_dir(name, strict_bio=strict_bio)
     if HUB_ID_RE.fullmatch(name):
+        from bioner.corpora.dataset import hub_corpus_dir, load_document_corpus
+
+        local = hub_corpus_dir(name)
+        if local is not None:  # a Hub repo of PubTator, BioC or brat files named by split
+            return load_document_corpus(local)[0]
         return _load_from_hub(name, strict_bio=strict_bio)
     raise _unknown_dataset(name)
 

@@ -4,7 +4,8 @@ Splits are found by file (or, for brat, sub-folder) name, case-insensitively: a 
 train, ``dev`` or ``valid`` validation (``development``, ``devel``, ``validation``), ``test`` test; files
 whose format is not recognised are ignored. When a folder holds one release in several formats (BioRED:
 PubTator and BioC XML), the first format of ``FORMATS`` that has all three splits is used (PubTator first),
-unless ``format`` says otherwise.
+unless ``format`` says otherwise. A Hub dataset repo of such files (at its top level) is downloaded and read
+the same way (:func:`hub_corpus_dir`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import datasets
 from bioner.corpora import FORMAT_ALIASES, FORMATS, detect_format, read_documents
 from bioner.corpora.convert import ConversionReport, documents_to_sentences
 from bioner.corpora.problems import CorpusFormatError, Repairs
-from bioner.data import SPLIT_STEMS, _build_dataset_dict
+from bioner.data import SPLIT_STEMS, DataFormatError, _build_dataset_dict
 from bioner.text import DEFAULT_WORD_STYLE
 
 logger = logging.getLogger("bioner.corpora")
 
 SPLIT_MARKERS = {"train": ("train",), "validation": ("dev", "valid"), "test": ("test",)}
+# Names of Hub repo files that may be corpus documents; a repo with table files is left to ``datasets``.
+DOCUMENT_SUFFIXES = (".pubtator", ".txt", ".xml", ".json", ".bioc", ".ann")
+TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
 def split_of(name: str) -> str | None:
@@ -81,6 +85,67 @@ def find_split_files(directory: str | os.PathLike[str], format: str | None = Non
         "corpus files found but no format has all of train, dev and test (names holding train, dev/valid, "
         f"test); found {seen}",
     )
+
+
+def hub_corpus_dir(repo_id: str) -> Path | None:
+    """A local copy of the Hub dataset repo ``repo_id`` when it holds PubTator, BioC or brat files named by split
+    at its top level (as :func:`find_split_files` wants them), else ``None``: a repo with parquet/arrow files, JSON
+    with ``ner_tags`` or no corpus file is a ``tokens``/``ner_tags`` dataset for ``datasets.load_dataset``.
+
+    A missing repo is a ``DataFormatError`` naming it. When the Hub cannot be reached, a cached copy is used if
+    there is one; else offline mode (``HF_HUB_OFFLINE=1``) gives ``None`` (``datasets`` may still hold the
+    dataset in its own cache) and a network failure is a ``DataFormatError`` naming the repo."""
+    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:
+        files = HfApi().list_repo_files(repo_id, repo_type="dataset")
+    except RepositoryNotFoundError:
+        raise DataFormatError(
+            repo_id,
+            f"no dataset repo {repo_id} on the Hub ({constants.ENDPOINT}); check the id, or log in "
+            "(HF_TOKEN) if it is private or gated",
+        ) from None
+    except Exception as err:  # offline or unreachable (the HTTP client's errors are not all OSErrors)
+        local = _cached_snapshot(repo_id)
+        if local is not None and find_split_files(local) is not None:
+            logger.info("%s: cannot list the repo (%s); using the cached copy %s", repo_id, err, local)
+            return local
+        if isinstance(err, OfflineModeIsEnabled):
+            return None  # datasets may hold it in its own cache
+        raise DataFormatError(
+            repo_id,
+            f"cannot list the dataset repo {repo_id} on the Hub ({constants.ENDPOINT}): {type(err).__name__}: "
+            f"{err}; check the connection, or set HF_HUB_OFFLINE=1 to use a cached copy",
+        ) from err
+    if any(f.endswith(TABLE_SUFFIXES) for f in files):
+        return None
+    wanted = [f for f in files if split_of(f.split("/")[0]) and f.lower().endswith(DOCUMENT_SUFFIXES)]
+    if not wanted:
+        return None
+    local = Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=wanted))
+    for name in wanted:
+        if name.endswith(".json"):
+            with (local / name).open("rb") as handle:
+                if b'"ner_tags"' in handle.read(4096):
+                    return None
+    return local if find_split_files(local) is not None else None
+
+
+def _cached_snapshot(repo_id: str) -> Path | None:
+    """The cached files of the dataset repo's ``main`` (only the corpus files were downloaded, so
+    ``snapshot_download(local_files_only=True)`` would call the snapshot incomplete)."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        repos = scan_cache_dir().repos
+    except CacheNotFound:
+        return None
+    for repo in repos:
+        if repo.repo_id == repo_id and repo.repo_type == "dataset":
+            return next((r.snapshot_path for r in repo.revisions if "main" in r.refs), None)
+    return None
 
 
 def load_document_corpus(
