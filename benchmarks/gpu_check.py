@@ -8,12 +8,14 @@ with double quantization, bf16, gradient checkpointing) until it has memorised 1
 with ``constrained`` at batch 8 and batch 1 (tags and passes must be identical), ``speculative`` with the all-O
 draft at batch 8 and 1 (tags must equal constrained's; passes = 1 + corrections) and ``free`` at batch 8. Free
 decoding only writes well-formed answers for memorised sentences, so that is where ``constrained == free`` (on
-every perfectly aligned instance) is tested. Prints, and writes to ``$OUT/gpu_check.json`` when ``OUT`` is set, one
-JSON line of figures: whether the linear layers are bitsandbytes ``Linear4bit`` on the GPU, forward passes and
+every perfectly aligned instance) is tested. Then the LLM token classifier's QLoRA path (``token_classifier_check``:
+``train_encoder.py --use_peft --load_in_4bit --bf16`` on the same Llama, reloaded; 4-bit layers, reload == run,
+attention masks; ``--token_steps 0`` skips it). Prints, and writes to ``$OUT/gpu_check.json`` when ``OUT`` is set,
+one JSON line of figures: whether the linear layers are bitsandbytes ``Linear4bit`` on the GPU, forward passes and
 seconds per instance, the checks, peak GPU memory. Exit status 1 when a check fails.
 
     python3 benchmarks/gpu_check.py                                    # on the GPU machine (benchmarks/gpu_check.sh)
-    OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2     # CPU smoke run (fp32, no 4-bit)
+    OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2 --token_steps 40  # CPU smoke run (bnb NF4 on CPU)
     OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2 --load_in_4bit true   # CPU, bnb 4-bit
 
 The figures are for a 2-layer, 64-wide random model: they check mechanics (kernels, dtypes, determinism),
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_format", default="tags", choices=("tags", "paper"))
     parser.add_argument(
         "--tied", action="store_true", help="Tied embeddings (like SmolLM2) instead of untied."
+    )
+    parser.add_argument(
+        "--token_steps", type=int, default=40, help="LLM token classifier QLoRA steps (0: skip that section)."
     )
     return parser.parse_args(argv)
 
@@ -167,6 +172,70 @@ def fp32_speculative_check(output: Path, words) -> dict:
     return {key: run["summary"] for key, run in runs.items()} | {
         "speculative_vs_constrained": speculative_agreement(runs)
     }
+
+
+def token_classifier_check(base: Path, work: Path, cuda: bool, args: argparse.Namespace) -> dict:
+    """The LLM token classifier's QLoRA path: ``train_encoder.py --use_peft --load_in_4bit --bf16`` on the tiny
+    Llama, reloaded with ``load_tagger``: 4-bit base layers (on CUDA), reload == the run's test predictions, and
+    on the reloaded 4-bit bf16 model a later token changes the first token's logits with bidirectional
+    attention, and none left of it once the layers are causal again."""
+    import torch
+
+    import train_encoder
+    from bioner.attention import UNMASKED_LAYERS_KEY, set_unmasked_layers
+    from bioner.taggers import load_tagger
+
+    output = work / "token-qlora"
+    train_argv = [
+        "--dataset", "demo", "--model_name_or_path", str(base), "--output_dir", str(output),
+        "--use_peft", "true", "--load_in_4bit", "true", "--bf16", "true", "--lora_r", "16",
+        "--learning_rate", "3e-3", "--max_steps", str(args.token_steps), "--per_device_train_batch_size", "16",
+        "--max_train_samples", str(args.max_train_samples), "--max_eval_samples", str(args.instances),
+        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+        "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", *([] if cuda else ["--use_cpu"]),
+    ]  # fmt: skip
+    result = train_encoder.main(train_argv)
+    records = [json.loads(line) for line in (output / "predictions_test.jsonl").read_text().splitlines()]
+    tagger = load_tagger(str(output))
+    quantization = quantization_report(tagger.model)
+    reloaded = tagger([r["tokens"] for r in records], progress=False)
+
+    model, inner = tagger.model, tagger.model.get_base_model()
+    device = next(model.parameters()).device
+
+    def logits(ids: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            return model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
+
+    sentence, changed = [5, 6, 7, 8, 9, 10, 11], [5, 6, 7, 8, 9, 10, 12]
+    unmasked = list(getattr(inner.config, UNMASKED_LAYERS_KEY))
+    bidirectional = (logits(sentence)[0] - logits(changed)[0]).abs().max().item()
+    set_unmasked_layers(inner, [])
+    causal = (logits(sentence)[:6] - logits(changed)[:6]).abs().max().item()
+    set_unmasked_layers(inner, unmasked)
+    on_cuda = quantization["linear4bit_layers"] > 0 and all(
+        d.startswith("cuda") for d in quantization["linear4bit_devices"]
+    )
+    if not cuda:
+        print("token classifier: no CUDA, so 'Linear4bit on cuda' is not checked (None)", flush=True)
+    report = {
+        "argv": " ".join(train_argv),
+        "train_seconds": result["meta"].get("train_seconds"),
+        "test_strict_f1": round(result["scores"]["test"]["strict"]["f1"], 4),
+        "unmasked_layers": unmasked,
+        "reloaded_model": quantization,
+        "first_token_logit_change_bidirectional": bidirectional,
+        "left_logit_change_causal": causal,
+        "checks": {
+            "linear4bit_on_cuda": on_cuda if cuda else None,
+            "linear4bit_bf16_compute": quantization["linear4bit_compute_dtype"] == ["torch.bfloat16"],
+            "reload_equals_after_training": reloaded == [r["pred"] for r in records],
+            "bidirectional_sees_later_token": bidirectional > 1e-3,
+            "causal_left_unchanged": causal == 0.0,
+        },
+    }
+    print(f"token classifier: {json.dumps(report)}", flush=True)
+    return report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -344,6 +413,8 @@ def main(argv: list[str] | None = None) -> dict:
         figures["train"].get("max_memory_allocated_mb", 0),
         figures["decode"].get("max_memory_allocated_mb", 0),
     )
+    token = token_classifier_check(base, work, cuda, args) if args.token_steps else {"checks": {}}
+    figures["token_classifier"] = token
     reports = (test_report, train_report)
     figures["checks"] = {
         "load_in_4bit_default_is_cuda": four_bit == cuda if args.load_in_4bit is None else None,
@@ -363,6 +434,7 @@ def main(argv: list[str] | None = None) -> dict:
         "constrained_equals_free_where_aligned": all(
             r["constrained_equals_free_where_aligned"] for r in reports
         ),
+        **{f"token_qlora_{name}": value for name, value in token["checks"].items()},
     }
     figures["ok"] = all(v for v in figures["checks"].values() if v is not None)
     # not a check: whether the free == constrained comparison had anything to compare (learning, not code)

@@ -7,7 +7,9 @@
 #    and the dependencies missing from the machine's image) into /tmp/site, first on PYTHONPATH;
 # 2. prints the GPU and the versions;
 # 3. runs the decoder tests that need no data folder and no download (tiny random Llamas built in the session);
-# 4. runs benchmarks/gpu_check.py (QLoRA training, 4-bit reload, constrained/free decoding, one JSON line).
+# 4. runs benchmarks/gpu_check.py (QLoRA training, 4-bit reload, constrained/free decoding; then the LLM token
+#    classifier's QLoRA path: train_encoder.py --use_peft --load_in_4bit --bf16, reload, attention masks;
+#    one JSON line).
 # Steps 3 and 4 both run whatever the other gives; the exit status is non-zero if either failed.
 # PYTEST_X=1 stops pytest at the first failure; PYTEST_TIMEOUT / CHECK_TIMEOUT bound each step (seconds);
 # PYTEST_TARGETS replaces the test selection, GPU_CHECK_ARGS is passed to gpu_check.py (e.g. "--max_steps 50").
@@ -66,7 +68,7 @@ echo "=== pytest exit ${status} ($(date +%T))" | tee -a "$LOG"
 
 check=0
 echo "=== gpu_check.py ($(date +%T))" | tee -a "$LOG"
-timeout "${CHECK_TIMEOUT:-200}" python3 benchmarks/gpu_check.py ${GPU_CHECK_ARGS:-} 2>&1 | tee -a "$LOG" || check=$?
+timeout "${CHECK_TIMEOUT:-260}" python3 benchmarks/gpu_check.py ${GPU_CHECK_ARGS:-} 2>&1 | tee -a "$LOG" || check=$?
 echo "=== gpu_check.py exit ${check} ($(date +%T))" | tee -a "$LOG"
 nvidia-smi --query-gpu=memory.used --format=csv 2>&1 | tee -a "$LOG" || true
 
