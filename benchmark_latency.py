@@ -142,7 +142,7 @@ class Benchmark:
 
     def encoder(self, model: str, tagger: EncoderTagger) -> None:
         for size in self.batch_sizes:
-            self._run(tagger, model, "encoder", tagger.decoding, size)
+            self._run(tagger, model, tagger.kind, tagger.decoding, size)
 
     def decoder(self, model: str, tagger: DecoderTagger, modes: list[str], drafts: list) -> None:
         for size in self.batch_sizes:
@@ -257,7 +257,7 @@ def _load(name: str, args: LatencyArguments, device: torch.device):
 
 def _drafts(args: LatencyArguments, taggers: dict, device: torch.device) -> list:
     if args.draft_model is None:
-        encoders = [tagger for tagger in taggers.values() if isinstance(tagger, EncoderTagger)]
+        encoders = [t for t in taggers.values() if isinstance(t, EncoderTagger) and t.kind == "encoder"]
         return encoders[:1] or [ALL_O_DRAFT]
     drafts = []
     for name in _split_list(args.draft_model, "draft_model"):

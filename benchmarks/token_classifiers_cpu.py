@@ -7,7 +7,8 @@ and the generative LLM tagger -- trained one after another, then collected into 
 
 Each run is ``train_encoder.py`` (or ``train_decoder.py`` for ``smollm2-generative``) in its own process under
 ``/usr/bin/time -v`` (peak memory); a run whose ``results.json`` exists is skipped. The recipes are below: they
-are sized for a 2-core CPU (1-3 epochs, bf16 autocast on CPUs with AMX), not tuned grids. Test strict F1 is
+are sized for a 2-core CPU (1-3 epochs, no dev evaluation between epochs, the last
+model kept; bf16 autocast on CPUs with AMX), not tuned grids. Test strict F1 is
 reported on the full test split and on its first 200 sentences (the generative benchmark's subset).
 Writes ``benchmarks/results/token_classifiers_cpu.{json,md}``.
 """
@@ -27,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 COMMON = ["--dataset", "bc5cdr", "--use_cpu", "--warmup_steps", "0.1", "--per_device_train_batch_size", "16",
-          "--save_total_limit", "1", "--logging_steps", "50"]  # fmt: skip
+          "--logging_steps", "50", "--eval_strategy", "no", "--save_strategy", "no",
+          "--load_best_model_at_end", "false"]  # fmt: skip
 RUNS = {
     "minilm": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs", "3"],
     "mpnet": ["--model_name_or_path", "mpnet", "--learning_rate", "5e-5", "--num_train_epochs", "2", "--bf16"],
@@ -43,7 +45,7 @@ GENERATIVE = {
         "--dataset", "bc5cdr", "--model_name_or_path", "smollm2", "--use_peft", "false", "--output_format", "tags",
         "--use_chat_template", "false", "--learning_rate", "2e-4", "--lr_scheduler_type", "cosine",
         "--warmup_steps", "0.05", "--weight_decay", "0", "--per_device_train_batch_size", "4",
-        "--effective_batch_size", "8", "--max_steps", "300", "--train_sampling_strategy", "group_by_length",
+        "--effective_batch_size", "8", "--max_steps", "150", "--train_sampling_strategy", "group_by_length",
         "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
         "--gradient_checkpointing", "false", "--bf16", "true", "--logging_steps", "20", "--max_eval_samples", "200",
     ],

@@ -21,9 +21,12 @@ from bioner.grid_tables import (
     DECODER,
     ENCODER,
     RUN_FILE,
+    TOKCLS,
+    TOKCLS_PREFIX,
     Collection,
     collect,
     dataset_slug,
+    kind_rank,
     latency_rows,
     read_json,
     run_status,
@@ -35,7 +38,7 @@ from bioner.models import ENCODER_ALIASES
 from bioner.prompts import FORMAT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = {ENCODER: "train_encoder.py", DECODER: "train_decoder.py"}
+SCRIPTS = {ENCODER: "train_encoder.py", DECODER: "train_decoder.py", TOKCLS: "train_encoder.py"}
 RUN_LOG = "train.log"
 CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -46,6 +49,7 @@ COMMAND_LINE_OPTIONS = (
     "--decoder_launcher",
     "--extra_encoder_args",
     "--extra_decoder_args",
+    "--extra_tokcls_args",
     "--extra_latency_args",
 )
 
@@ -60,7 +64,8 @@ class GridArguments:
         default_factory=list,
         metadata={
             "help": f"Encoder aliases ({', '.join(ENCODER_ALIASES)}), decoder aliases ({', '.join(DECODER_ALIASES)}),"
-            " local model dirs or Hub ids (classified by their config; prefix 'encoder:' or 'decoder:' to force)."
+            " local model dirs or Hub ids (classified by their config; prefix 'encoder:' or 'decoder:' to force);"
+            " 'tokcls:NAME' trains a decoder LLM as a one-pass token classifier (train_encoder.py)."
         },
     )
     encoder_learning_rates: list[float] = field(
@@ -79,6 +84,13 @@ class GridArguments:
             "aliases": ["--decoder_batch_size"],
             "help": "Decoder effective batch sizes (train_decoder.py --effective_batch_size; the seed's 32).",
         },
+    )
+    tokcls_learning_rates: list[float] = field(
+        default_factory=lambda: [5e-5, 1e-4],
+        metadata={"help": "Grid of decoder LLMs trained as token classifiers ('tokcls:' models)."},
+    )
+    tokcls_batch_sizes: list[int] = field(
+        default_factory=lambda: [16], metadata={"help": "Their per-device batch sizes."}
     )
     num_train_epochs: float = field(
         default=20, metadata={"help": "Epochs at most (early stopping may end sooner)."}
@@ -121,6 +133,13 @@ class GridArguments:
     decodings: str = field(
         default="constrained",
         metadata={"help": "Decoder modes to time, comma-separated (free, constrained, ...)."},
+    )
+    extra_tokcls_args: str = field(
+        default="",
+        metadata={
+            "help": "More train_encoder.py arguments for 'tokcls:' models (e.g. '--use_peft --load_in_4bit'),"
+            " after --extra_encoder_args."
+        },
     )
     extra_latency_args: str = field(default="", metadata={"help": "More benchmark_latency.py arguments."})
     keep_checkpoints: bool = field(
@@ -165,6 +184,8 @@ class GridRun:
 def classify_model(name: str) -> ModelSpec:
     """An encoder or decoder base model: an alias, a local directory or a Hub id (kind read from config.json)."""
     forced, _, rest = name.partition(":")
+    if forced == TOKCLS_PREFIX and rest:
+        return _token_classifier_spec(rest)
     if forced in (ENCODER, DECODER) and rest:
         name = rest
     else:
@@ -185,6 +206,15 @@ def classify_model(name: str) -> ModelSpec:
         f"--models: unknown model {name!r}: not an encoder alias ({', '.join(ENCODER_ALIASES)}), not a decoder"
         f" alias ({', '.join(DECODER_ALIASES)}), not an existing directory and not a Hub id (org/name)"
     )
+
+
+def _token_classifier_spec(name: str) -> ModelSpec:
+    """A decoder LLM to train as a token classifier: its slug gets ``-tokcls`` so it can sit beside the same
+    model trained as a generative tagger."""
+    spec = classify_model(name)
+    if spec.kind != DECODER:
+        raise GridError(f"--models {TOKCLS_PREFIX}:{name}: '{name}' is an {spec.kind}, not a decoder LLM")
+    return ModelSpec(spec.name, f"{spec.slug}-tokcls", TOKCLS)
 
 
 def _local_kind(path: Path) -> str:
@@ -241,8 +271,10 @@ def validate(args: GridArguments) -> list[ModelSpec]:
     for name in (
         "encoder_learning_rates",
         "decoder_learning_rates",
+        "tokcls_learning_rates",
         "encoder_batch_sizes",
         "decoder_batch_sizes",
+        "tokcls_batch_sizes",
     ):
         values = getattr(args, name)
         if not values or any(value <= 0 for value in values):
@@ -270,6 +302,8 @@ def plan(args: GridArguments, specs: list[ModelSpec]) -> list[GridRun]:
         for spec in specs:
             if spec.kind == ENCODER:
                 rates, sizes = args.encoder_learning_rates, args.encoder_batch_sizes
+            elif spec.kind == TOKCLS:
+                rates, sizes = args.tokcls_learning_rates, args.tokcls_batch_sizes
             else:
                 rates, sizes = args.decoder_learning_rates, args.decoder_batch_sizes
             for rate in rates:
@@ -322,10 +356,12 @@ def training_command(run: GridRun, args: GridArguments) -> list[str]:
     ]
     if args.data_dir:
         command += ["--data_dir", args.data_dir]
-    if kind == ENCODER:
+    if kind in (ENCODER, TOKCLS):
         command += ["--per_device_train_batch_size", str(run.batch_size)]
         command += ["--max_seq_length", str(args.encoder_max_seq_length)]
         command += shlex.split(args.extra_encoder_args)
+        if kind == TOKCLS:
+            command += shlex.split(args.extra_tokcls_args)
     else:
         command += [
             "--effective_batch_size",
@@ -474,7 +510,7 @@ def run_latency(args: GridArguments, collection: Collection) -> list[str]:
         if not best:
             print(f"latency {dataset}: no finished run to time", flush=True)
             continue
-        models = [r.run_dir for r in sorted(best, key=lambda r: r.kind != ENCODER)]
+        models = [r.run_dir for r in sorted(best, key=lambda r: kind_rank(r.kind))]
         output = Path(args.output_dir).resolve() / dataset_slug(dataset) / "latency"
         command = latency_command(args, dataset, models, output)
         done = read_json(output / "latency.json") or {}

@@ -22,6 +22,15 @@ from bioner.report import (
 )
 
 ENCODER, DECODER = "encoder", "decoder"
+TOKCLS = "llm-token-classifier"  # a decoder LLM trained by train_encoder.py as a one-pass token classifier
+TOKCLS_PREFIX = "tokcls"  # how --models names that kind: tokcls:smollm2
+
+
+def kind_rank(kind: str) -> int:
+    """Table order of the three arms: encoders, LLM token classifiers, generative LLM taggers."""
+    return {ENCODER: 0, TOKCLS: 1}.get(kind, 2)
+
+
 RUN_FILE = "grid_run.json"  # what the grid launched in a run dir, and how it ended
 RUN_NAME_RE = re.compile(r"lr(?P<lr>.+)-bs(?P<bs>\d+)")
 
@@ -107,7 +116,8 @@ def _record(run_dir: Path, dataset: str, model: str, kind: str | None = None) ->
     size = grid.get("batch_size", int(match["bs"]) if match else None)
     if kind is None:
         meta = (results or {}).get("meta", {})
-        kind = grid.get("kind") or (DECODER if "output_format" in meta else ENCODER if results else "?")
+        kind = grid.get("kind") or meta.get("model_kind")
+        kind = kind or (DECODER if "output_format" in meta else ENCODER if results else "?")
     return RunRecord(dataset, model, kind, rate, size, run_dir, run_status(run_dir), results)
 
 
@@ -127,7 +137,7 @@ def collect(output_dir: Path, planned: Sequence = ()) -> Collection:
     order = {key: index for index, key in enumerate(dict.fromkeys((r.dataset, r.model) for r in records))}
     records.sort(
         key=lambda r: (
-            order[(r.dataset, r.model)] if planned else (r.dataset, r.kind != ENCODER, r.model),
+            order[(r.dataset, r.model)] if planned else (r.dataset, kind_rank(r.kind), r.model),
             r.learning_rate or 0,
             r.batch_size or 0,
         )

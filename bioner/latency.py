@@ -24,7 +24,7 @@ class LatencyRun:
     """One model in one decoding mode at one batch size: per-instance seconds and decoder costs."""
 
     model: str
-    kind: str  # encoder, decoder, or floor (the one-pass floor of a decoder)
+    kind: str  # encoder, llm-token-classifier, decoder, or floor (the one-pass floor of a decoder)
     mode: str
     batch_size: int
     instances: int
@@ -45,6 +45,8 @@ class LatencyRun:
     @property
     def name(self) -> str:
         mode = self.mode if self.draft is None else f"{self.mode} ({Path(self.draft).name} draft)"
+        if self.kind == "llm-token-classifier":
+            mode = f"one-pass token classifier, {mode}"
         return f"{Path(self.model).name} · {mode}"
 
     def summary(self) -> dict:

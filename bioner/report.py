@@ -303,7 +303,7 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     figure = Figure(figsize=(9.5, 4.8), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    markers = {"encoder": "s", "decoder": "o"}
+    markers = {"encoder": "s", "decoder": "o", "llm-token-classifier": "D"}
     for row in rows:
         label = f"{row['name']} (b={row['batch_size']})"
         if row["kind"] == "floor":
@@ -314,7 +314,9 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("Seconds per instance (log scale)")
     axes.set_ylabel("Strict F1 (%)")
-    axes.set_title("Speed vs accuracy (squares: encoders, circles: decoder LLMs)")
+    axes.set_title(
+        "Speed vs accuracy (squares: encoders, diamonds: LLM token classifiers, circles: generative LLMs)"
+    )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.savefig(Path(path), format="png", dpi=120)

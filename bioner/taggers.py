@@ -22,7 +22,12 @@ from bioner.llm import is_decoder_model, load_trained_decoder, local_model_dir
 from bioner.models import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
 from bioner.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
 from bioner.text import WORD_STYLE_KEY
-from bioner.token_llm import TOKEN_LLM_FILE, is_token_llm_dir, load_trained_token_llm
+from bioner.token_llm import (
+    LLM_TOKEN_CLASSIFIER_KIND,
+    TOKEN_LLM_FILE,
+    is_token_llm_dir,
+    load_trained_token_llm,
+)
 
 
 @dataclass
@@ -35,6 +40,7 @@ class EncoderTagger:
     stride: int = 128
     batch_size: int = 64
     decoding: str = "viterbi"
+    kind: str = "encoder"  # or "llm-token-classifier": a decoder LLM read in one pass (bioner.token_llm)
     last_seconds: float = field(default=0.0, init=False)
     _last_scores: list = field(default_factory=list, init=False, repr=False)
     _last_tags: list = field(default_factory=list, init=False, repr=False)
@@ -240,7 +246,7 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
         model, tokenizer = load_trained_token_llm(local_model_dir(path), **token_llm_options)
         if not _is_quantized(model):
             model.to(device)
-        return EncoderTagger(model=model, tokenizer=tokenizer, **options)
+        return EncoderTagger(model=model, tokenizer=tokenizer, kind=LLM_TOKEN_CLASSIFIER_KIND, **options)
     model = load_token_classifier(path)
     if not getattr(model.config, "id2label", None) or _has_default_labels(model.config.id2label):
         raise ModelLoadError(
@@ -305,6 +311,7 @@ def _load_draft(draft_model: str, device: torch.device) -> str | EncoderTagger:
     draft = load_tagger(draft_model, device=str(device))
     if not isinstance(draft, EncoderTagger):
         raise ModelLoadError(f"--draft_model '{draft_model}' is a decoder; the draft must be an encoder")
+    # An LLM token classifier also works as a draft (it scores every word in one pass), at an LLM's cost.
     return draft
 
 

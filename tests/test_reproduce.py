@@ -49,8 +49,9 @@ def demo_grid(tmp_path_factory, tiny_bert, tiny_llama):
     """A 2 x 2-learning-rate grid (tiny BERT and tiny Llama on demo), with the latency benchmark."""
     output = tmp_path_factory.mktemp("grid")
     argv = [
-        "--datasets", "demo", "--models", str(tiny_bert), str(tiny_llama),
+        "--datasets", "demo", "--models", str(tiny_bert), str(tiny_llama), f"tokcls:{tiny_llama}",
         "--encoder_learning_rates", "1e-4", "5e-2", "--encoder_batch_sizes", "8",
+        "--tokcls_learning_rates", "1e-3", "--tokcls_batch_sizes", "8", "--extra_tokcls_args", "--use_peft true",
         "--decoder_learning_rates", "1e-4", "3e-3", "--decoder_batch_size", "4",
         "--extra_encoder_args", ENCODER_ARGS, "--extra_decoder_args", DECODER_ARGS,
         "--latency", "--latency_max_instances", "4", "--extra_latency_args", "--warmup 1",
@@ -63,12 +64,15 @@ def demo_grid(tmp_path_factory, tiny_bert, tiny_llama):
 def test_grid_runs_every_run_and_builds_the_tables(demo_grid, tiny_bert, tiny_llama):
     output, _, code, stdout = demo_grid
     assert code == 0, stdout
-    cells = {tiny_bert.name: "encoder", tiny_llama.name: "decoder"}
+    tokcls = f"{tiny_llama.name}-tokcls"
+    cells = {tiny_bert.name: "encoder", tiny_llama.name: "decoder", tokcls: "llm-token-classifier"}
     runs = sorted((output / "demo").glob("*/lr*-bs*"))
     assert [(p.parent.name, p.name) for p in runs] == [
         (tiny_bert.name, "lr0.0001-bs8"), (tiny_bert.name, "lr0.05-bs8"),
-        (tiny_llama.name, "lr0.0001-bs4"), (tiny_llama.name, "lr0.003-bs4"),
+        (tiny_llama.name, "lr0.0001-bs4"), (tiny_llama.name, "lr0.003-bs4"), (tokcls, "lr0.001-bs8"),
     ]  # fmt: skip
+    tokcls_run = json.loads((output / "demo" / tokcls / "lr0.001-bs8" / grid_tables.RUN_FILE).read_text())
+    assert tokcls_run["command"][1].endswith("train_encoder.py") and "--use_peft" in tokcls_run["command"]
     summary = json.loads((output / "summary.json").read_text())
     for model, kind in cells.items():
         results = {
@@ -96,7 +100,8 @@ def test_grid_runs_every_run_and_builds_the_tables(demo_grid, tiny_bert, tiny_ll
     table_iv = tables.split("## Table IV")[1].split("## Every run")[0]
     assert f"| demo | {tiny_bert.name} · viterbi | 1 |" in table_iv
     assert f"| demo | {tiny_llama.name} · constrained | 1 |" in table_iv
-    assert tables.count("**best**") == 2
+    assert f"| demo | {tokcls} · one-pass token classifier, viterbi | 1 |" in table_iv
+    assert tables.count("**best**") == 3
     assert (output / "f1_by_length_demo.png").stat().st_size > 1000
     assert (output / "time_vs_f1.png").stat().st_size > 1000
     latency = json.loads((output / "demo" / "latency" / "latency.json").read_text())
@@ -110,7 +115,7 @@ def test_second_invocation_skips_every_finished_run(demo_grid):
     runs_and_latency = file_times(output / "demo")
     code, stdout = run_reproduce(argv)
     assert code == 0, stdout
-    assert stdout.count("skip (finished)") == 5, stdout  # 4 runs and the latency benchmark
+    assert stdout.count("skip (finished)") == 6, stdout  # 5 runs and the latency benchmark
     assert "FAILED" not in stdout and ": run," not in stdout
     assert file_times(output / "demo") == runs_and_latency
 
@@ -231,6 +236,11 @@ def test_models_are_classified_and_interrupted_runs_resume(tmp_path, tiny_bert, 
     assert grid.classify_model(str(tiny_llama)).kind == "decoder"
     assert grid.classify_model(str(tiny_bert)) == grid.ModelSpec(str(tiny_bert), tiny_bert.name, "encoder")
     assert grid.classify_model("encoder:org/model") == grid.ModelSpec("org/model", "org--model", "encoder")
+    assert grid.classify_model("tokcls:SmolLM2") == grid.ModelSpec(
+        "smollm2", "smollm2-tokcls", "llm-token-classifier"
+    )
+    with pytest.raises(grid.GridError, match="not a decoder LLM"):
+        grid.classify_model(f"tokcls:{tiny_bert}")
     args = reproduce.parse_args(
         ["--datasets", "demo", "--models", "minilm", "--output_dir", str(tmp_path),
          "--extra_encoder_args", "--use_cpu", "--launcher", "accelerate launch"]
