@@ -103,9 +103,13 @@ def collect(output_root: Path) -> list[dict]:
                 "dev_strict_f1": round(results["dev"]["strict"]["f1"], 4) if "dev" in results else None,
                 "epochs_run": meta.get("epochs_run"),
                 "train_seconds": meta.get("train_seconds"),
-                "peak_memory_gb": peak_memory_gb(output / "train.log") if (output / "train.log").is_file() else None,
+                "peak_memory_gb": peak_memory_gb(output / "train.log")
+                if (output / "train.log").is_file()
+                else None,
                 "parameters": meta.get("parameters"),
-                "unmasked_layers": len(meta.get("unmasked_layers", [])) if "unmasked_layers" in meta else None,
+                "unmasked_layers": len(meta.get("unmasked_layers", []))
+                if "unmasked_layers" in meta
+                else None,
             }
         )
     return rows
@@ -137,7 +141,10 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 run(name, output_root)
             except subprocess.CalledProcessError as error:
-                print(f"FAILED {name}: exit {error.returncode}; see {output_root / name / 'train.log'}", flush=True)
+                print(
+                    f"FAILED {name}: exit {error.returncode}; see {output_root / name / 'train.log'}",
+                    flush=True,
+                )
     rows = collect(output_root)
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
