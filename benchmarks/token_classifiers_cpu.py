@@ -31,7 +31,14 @@ COMMON = ["--dataset", "bc5cdr", "--use_cpu", "--warmup_steps", "0.1", "--per_de
           "--logging_steps", "50", "--eval_strategy", "no", "--save_strategy", "no",
           "--load_best_model_at_end", "false"]  # fmt: skip
 RUNS = {
-    "minilm": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs", "3"],
+    "minilm": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs", "3",
+               "--eval_strategy", "epoch", "--save_strategy", "epoch", "--save_total_limit", "1",
+               "--load_best_model_at_end", "true"],
+    # Issue 12: the same MiniLM recipe on BC5CDR converted from the PubTator release (bioner.corpora), with
+    # the dev evaluation and best-epoch selection the "minilm" run had.
+    "minilm-pubtator": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs", "3",
+                        "--dataset", str(ROOT.parent / "shared" / "corpora" / "bc5cdr"), "--eval_strategy", "epoch",
+                        "--save_strategy", "epoch", "--save_total_limit", "1", "--load_best_model_at_end", "true"],
     "mpnet": ["--model_name_or_path", "mpnet", "--learning_rate", "5e-5", "--num_train_epochs", "2", "--bf16"],
     "smollm2-bidir": ["--model_name_or_path", "smollm2", "--attention", "bidirectional", "--learning_rate", "1e-4",
                       "--num_train_epochs", "2", "--bf16"],
