@@ -51,8 +51,11 @@ class WordEncoder:
         """Sub-word ids per word. Words the tokenizer maps to nothing are encoded as the unknown token."""
         if not sentences:
             return []
+        separator = word_separator(self.tokenizer)
         encoded = self.tokenizer(
-            [list(s) for s in sentences], is_split_into_words=True, add_special_tokens=False
+            [[w if i == 0 else separator + w for i, w in enumerate(s)] for s in sentences],
+            is_split_into_words=True,
+            add_special_tokens=False,
         )
         pieces_per_sentence = []
         for index, words in enumerate(sentences):
@@ -85,6 +88,34 @@ class WordEncoder:
             )
             self.unknown_words = 0
         return result
+
+
+def word_separator(tokenizer) -> str:
+    """What to put before each word after the first so pre-split words get their running-text sub-words.
+
+    Byte-level BPE backends get a prefix space from ``bioner.models``; SentencePiece-style tokenizers whose
+    normalizer turns spaces into "▁" (Gemma) see no space between pre-split words and would cut every word as
+    if it continued the previous one ("de" -> "de" instead of "▁de"). For those, each later word is passed with
+    its space, which the normalizer turns into the word-start marker. Checked on a probe, cached per tokenizer.
+    """
+    cached = getattr(tokenizer, "_bioner_word_separator", None)
+    if cached is not None:
+        return cached
+    words = ["alpha", "beta", "gamma"]
+    running = tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]
+    separator = ""
+    for candidate in ("", " "):
+        pieces = [w if i == 0 else candidate + w for i, w in enumerate(words)]
+        if tokenizer([pieces], is_split_into_words=True, add_special_tokens=False)["input_ids"][0] == running:
+            separator = candidate
+            break
+    else:
+        logger.warning("%s: pre-split words do not tokenize as running text", type(tokenizer).__name__)
+    try:
+        tokenizer._bioner_word_separator = separator
+    except AttributeError:  # some tokenizer classes refuse new attributes; then probe each time
+        pass
+    return separator
 
 
 def _special_token_frame(tokenizer) -> tuple[list[int], list[int]]:

@@ -295,3 +295,23 @@ def test_two_process_ddp_trains_one_llm_token_classifier(tiny_llama, corpus16, t
     results = json.loads((output / "results.json").read_text())
     assert results["meta"]["world_size"] == 2 and results["meta"]["model_kind"] == "llm-token-classifier"
     assert (output / TOKEN_LLM_FILE).is_file() and (output / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("alias", ["gemma3", "smollm2", "mpnet"])
+def test_pre_split_words_get_their_running_text_sub_words(alias, request):
+    """Word starts are right for SentencePiece-style (Gemma: the normalizer makes spaces '▁'), byte-level
+    (SmolLM2) and WordPiece (MPNet) tokenizers: each BC5CDR test sentence's word pieces, concatenated, are
+    exactly the ids of the sentence as running text."""
+    from bioner.data import load_split
+    from bioner.encoder import WordEncoder
+    from bioner.models import load_tokenizer
+    from bioner.token_llm import load_llm_tokenizer
+
+    path = str(request.getfixturevalue(alias))
+    tokenizer = load_tokenizer(path) if alias == "mpnet" else load_llm_tokenizer(path)
+    data_dir = os.environ.get("BIONER_DATA_DIR") or ROOT.parent / "shared" / "data"
+    sentences = [list(s) for s in load_split("bc5cdr", str(data_dir), "test", 200)["tokens"]]
+    pieces = WordEncoder(tokenizer, max_length=4096).word_pieces(sentences)
+    for words, word_pieces in zip(sentences, pieces, strict=True):
+        running = tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]
+        assert [i for piece in word_pieces for i in piece] == running, words
