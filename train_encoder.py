@@ -225,6 +225,13 @@ def strict_f1_by_decoding(tagger: EncoderTagger, dataset, gold: dict, scores: di
     return {chosen: scores["test"]["strict"]["f1"], other: other_f1}
 
 
+def _card_model_type(output_dir: str) -> str:
+    from pathlib import Path
+
+    adapter = Path(output_dir, "adapter_config.json").is_file()
+    return LLM_TOKEN_CLASSIFIER_KIND + ("-adapter" if adapter else "")
+
+
 def push_with_card(
     training_args: TrainingArguments, model_name: str, dataset_name: str, scores: dict, is_llm: bool = False
 ) -> None:
@@ -236,7 +243,7 @@ def push_with_card(
         base_model=decoder_base_id(model_name) if is_llm else base_model_id(model_name),
         dataset=dataset_name,
         results=scores,
-        model_type=LLM_TOKEN_CLASSIFIER_KIND if is_llm else "encoder",
+        model_type=_card_model_type(training_args.output_dir) if is_llm else "encoder",
     )
     logger.info("pushed to %s", url)
 

@@ -38,6 +38,8 @@ MODEL_TYPES = {
     "encoder": ("transformers", "token-classification"),
     "decoder": ("transformers", "text-generation"),
     "adapter": ("peft", "text-generation"),
+    "llm-token-classifier": ("transformers", "token-classification"),
+    "llm-token-classifier-adapter": ("peft", "token-classification"),
 }
 SCHEMES = {"strict": "Strict", "exact": "Exact boundary", "partial": "Relaxed (partial)", "ent_type": "Type"}
 
@@ -222,6 +224,19 @@ def model_card(
         usage = (
             "from transformers import pipeline\n\n"
             f'tagger = pipeline("token-classification", model="{ref}", aggregation_strategy="first")'
+        )
+    elif model_type.startswith("llm-token-classifier"):
+        adapter = "a LoRA adapter (with its BIO head) on" if model_type.endswith("adapter") else "fine-tuned from"
+        what = (
+            f"a decoder LLM read as a one-pass token classifier, {adapter} {_link(base_model)} with bioner's"
+            " `train_encoder.py` (the attention mask it was trained with is in `bioner_token_classifier.json`,"
+            " which bioner re-applies on loading)"
+        )
+        usage = (
+            "# pip install -r requirements.txt from the bioner repository\n"
+            "from bioner.taggers import load_tagger\n\n"
+            f'tagger = load_tagger("{ref}")\n'
+            'print(tagger([["Cisplatin", "induced", "nephrotoxicity", "."]]))'
         )
     elif model_type == "adapter":
         what = (

@@ -260,10 +260,15 @@ def test_push_and_load_by_repo_id(fake_hub, trained_lora, tmp_path):
     (tmp_path / "sentences.json").write_text(json.dumps(tokens(output)))
     script = f"""
 import json
-from huggingface_hub import HfApi
+from types import SimpleNamespace
+from bioner.hub import push_training_output
 from bioner.taggers import load_tagger
-HfApi().create_repo("testorg/tiny-tokcls", exist_ok=True)
-HfApi().upload_folder(repo_id="testorg/tiny-tokcls", folder_path={str(staged)!r})
+from train_encoder import _card_model_type
+args = SimpleNamespace(hub_model_id="testorg/tiny-tokcls", output_dir={str(staged)!r}, hub_token=None,
+                       hub_private_repo=False)
+results = json.load(open({str(staged / "results.json")!r}))
+push_training_output(args, base_model="google/gemma-3-270m", dataset="demo", results=results,
+                     model_type=_card_model_type({str(staged)!r}))
 sentences = json.load(open({str(tmp_path / "sentences.json")!r}))
 print(json.dumps(load_tagger("testorg/tiny-tokcls")(sentences, progress=False)))
 """
@@ -272,7 +277,11 @@ print(json.dumps(load_tagger("testorg/tiny-tokcls")(sentences, progress=False)))
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    assert TOKEN_LLM_FILE in fake_hub.store.files("testorg/tiny-tokcls")
+    pushed = fake_hub.store.files("testorg/tiny-tokcls")
+    assert TOKEN_LLM_FILE in pushed and "adapter_model.safetensors" in pushed
+    card = pushed["README.md"].decode()
+    assert "library_name: peft" in card and "pipeline_tag: token-classification" in card
+    assert 'load_tagger("testorg/tiny-tokcls")' in card and "one-pass token classifier" in card
     assert json.loads(done.stdout.strip().splitlines()[-1]) == predictions(output)
 
 
