@@ -144,7 +144,7 @@ def quantization_config(load_in_4bit: bool):
 
 def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArguments):
     """A pre-trained decoder LLM with a fresh BIO head, attention set, LoRA added when asked; and its tokenizer."""
-    from transformers import AutoConfig, AutoModelForTokenClassification
+    from transformers import AutoConfig
 
     if args.load_in_4bit and not args.use_peft:
         raise SystemExit("--load_in_4bit trains a frozen 4-bit base: it needs --use_peft (QLoRA)")
@@ -154,21 +154,7 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
         raise _load_error(path, error) from error
     token_classifier_class(config.model_type)
     tokenizer = load_llm_tokenizer(path)
-    options = {"dtype": _torch_dtype(args.llm_dtype)}
-    quantization = quantization_config(args.load_in_4bit)
-    if quantization is not None:
-        from bioner.llm import kbit_device_map
-
-        options.update(quantization_config=quantization, device_map=kbit_device_map(), dtype=torch.bfloat16)
-    model = AutoModelForTokenClassification.from_pretrained(
-        path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        pad_token_id=tokenizer.pad_token_id,
-        **options,
-    )
-    _head_to_float32(model)
+    model = _with_new_head(path, labels, tokenizer, args.llm_dtype, args.load_in_4bit)
     try:
         layers = parse_unmasked_layers(args.attention, args.unmasked_layers, model.config.num_hidden_layers)
     except ValueError as error:
@@ -184,6 +170,33 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
     if args.use_peft:
         model = add_lora(model, args)
     return model, tokenizer
+
+
+def _load_options(dtype: str | None, load_in_4bit: bool) -> dict:
+    """``from_pretrained`` options: the weights' dtype, or a 4-bit base placed per process."""
+    options = {"dtype": _torch_dtype(dtype)}
+    quantization = quantization_config(load_in_4bit)
+    if quantization is not None:
+        from bioner.llm import kbit_device_map
+
+        options.update(quantization_config=quantization, device_map=kbit_device_map(), dtype=torch.bfloat16)
+    return options
+
+
+def _with_new_head(path: str, labels: list[str], tokenizer, dtype: str | None, load_in_4bit: bool):
+    """The decoder LLM at ``path`` with a token-classification head over ``labels`` (float32)."""
+    from transformers import AutoModelForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(
+        path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        pad_token_id=tokenizer.pad_token_id,
+        **_load_options(dtype, load_in_4bit),
+    )
+    _head_to_float32(model)
+    return model
 
 
 def _head_to_float32(model) -> None:
@@ -292,12 +305,7 @@ def load_trained_token_llm(directory: str | Path, load_in_4bit: bool | None = No
     directory = Path(directory)
     info = read_info(directory)
     load_in_4bit = info.get("load_in_4bit", False) if load_in_4bit is None else load_in_4bit
-    options = {"dtype": _torch_dtype(dtype or info.get("dtype"))}
-    quantization = quantization_config(load_in_4bit)
-    if quantization is not None:
-        from bioner.llm import kbit_device_map
-
-        options.update(quantization_config=quantization, device_map=kbit_device_map(), dtype=torch.bfloat16)
+    options = _load_options(dtype or info.get("dtype"), load_in_4bit)
     labels = info["labels"]
     tokenizer = load_llm_tokenizer(str(directory))
     if info.get("adapter"):
@@ -308,15 +316,7 @@ def load_trained_token_llm(directory: str | Path, load_in_4bit: bool | None = No
             token_classifier_class(AutoConfig.from_pretrained(base).model_type)
         except (OSError, ValueError) as error:
             raise _load_error(base, error) from error
-        model = AutoModelForTokenClassification.from_pretrained(
-            base,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            pad_token_id=tokenizer.pad_token_id,
-            **options,
-        )
-        _head_to_float32(model)
+        model = _with_new_head(base, labels, tokenizer, dtype or info.get("dtype"), load_in_4bit)
         set_unmasked_layers(model, info.get(UNMASKED_LAYERS_KEY, []))
         setattr(model.config, WORD_STYLE_KEY, info.get("word_style"))
         model = PeftModel.from_pretrained(model, str(directory))
