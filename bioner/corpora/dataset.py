@@ -94,7 +94,7 @@ def hub_corpus_dir(repo_id: str) -> Path | None:
 
     A missing repo is a ``DataFormatError`` naming it. When the Hub cannot be reached, a cached copy is used if
     there is one; else offline mode (``HF_HUB_OFFLINE=1``) gives ``None`` (``datasets`` may still hold the
-    dataset in its own cache) and a network failure is a ``DataFormatError`` naming the repo."""
+    dataset in its own cache) and so does a network failure (logged), whose error then comes from ``datasets``."""
     from huggingface_hub import HfApi, constants, snapshot_download
     from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
 
@@ -111,13 +111,15 @@ def hub_corpus_dir(repo_id: str) -> Path | None:
         if local is not None and find_split_files(local) is not None:
             logger.info("%s: cannot list the repo (%s); using the cached copy %s", repo_id, err, local)
             return local
-        if isinstance(err, OfflineModeIsEnabled):
-            return None  # datasets may hold it in its own cache
-        raise DataFormatError(
-            repo_id,
-            f"cannot list the dataset repo {repo_id} on the Hub ({constants.ENDPOINT}): {type(err).__name__}: "
-            f"{err}; check the connection, or set HF_HUB_OFFLINE=1 to use a cached copy",
-        ) from err
+        if not isinstance(err, OfflineModeIsEnabled):
+            logger.warning(
+                "%s: cannot list the dataset repo on the Hub (%s): %s: %s; trying it as a datasets repo",
+                repo_id,
+                constants.ENDPOINT,
+                type(err).__name__,
+                err,
+            )
+        return None  # datasets may hold it in its own cache, and its error names the repo
     if any(f.endswith(TABLE_SUFFIXES) for f in files):
         return None
     wanted = [f for f in files if split_of(f.split("/")[0]) and f.lower().endswith(DOCUMENT_SUFFIXES)]
