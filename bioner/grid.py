@@ -241,20 +241,14 @@ def _hub_kind(name: str) -> str:
 
 def _kind_from_config(config: dict, name: str) -> str:
     """Decoder when the model type has a causal-LM head and no masked-LM one (BERT-like types have both)."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    )
+    from bioner.token_llm import is_causal_lm_type
 
     model_type = config.get("model_type")
     if model_type is None:
         raise GridError(
             f"--models {name}: config.json has no model_type; prefix it with 'encoder:' or 'decoder:'"
         )
-    causal = (
-        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-        and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
-    )
+    causal = is_causal_lm_type(model_type)
     return DECODER if causal else ENCODER
 
 
