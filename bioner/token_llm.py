@@ -229,10 +229,7 @@ def add_lora(model, args: TokenLLMArguments):
         modules_to_save=["score"],
     )
     model = get_peft_model(model, config)
-    _head_to_float32(model)
-    apply_saved_attention(
-        model.base_model.model
-    )  # PEFT wraps, the hooks stay; re-register on the same blocks
+    _head_to_float32(model)  # PEFT's trained copy of the head; the attention hooks stay on the wrapped blocks
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("LoRA r=%d on %s: %d of %d parameters trainable", args.lora_r, targets, trainable, total)
@@ -240,13 +237,9 @@ def add_lora(model, args: TokenLLMArguments):
 
 
 def _block_linear_names(model) -> set[str]:
-    names = set()
-    for name, module in model.named_modules():
-        if name.endswith("score") or ".score." in name:
-            continue
-        if isinstance(module, torch.nn.Linear) or type(module).__name__ in ("Linear4bit", "Linear8bitLt"):
-            names.add(name.rsplit(".", 1)[-1])
-    return names
+    from bioner.llm import _linear_module_names
+
+    return set(_linear_module_names(model)) - {"lm_head", "score"}
 
 
 def resolve_any_model(name: str) -> str:
