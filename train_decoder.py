@@ -21,6 +21,7 @@ Every TRL ``SFTConfig`` and ``ModelConfig`` flag works as well.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import resource
 import sys
@@ -49,6 +50,7 @@ from bioner.llm import (
     split_head_lora,
 )
 from bioner.models import ModelLoadError
+from bioner.precision import fast_bf16, warn_if_slow_bf16
 from bioner.prompts import OUTPUT_FORMATS, AnswerTokenizer, PromptFormatError, build_prompt_format
 from bioner.taggers import DecoderTagger, load_tagger
 from bioner.text import WORD_STYLE_KEY, infer_word_style
@@ -57,17 +59,6 @@ from metrics.bio_ner.scoring import compute_ner_scores
 logger = logging.getLogger("train_decoder")
 
 CUDA = torch.cuda.is_available()
-
-
-def fast_bf16() -> bool:
-    """Whether bf16 mixed precision pays off here: CUDA with bf16, or a CPU with AVX512-BF16/AMX.
-
-    Without them, bf16 autocast on CPU was 3x slower than fp32 for SmolLM2 training (measured on this project's
-    AVX-512 CI machine); with AMX it was 1.8x faster.
-    """
-    if CUDA:
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 SEED_TRAINING_DEFAULTS = {
@@ -290,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict:
     )  # one push at the end, with a card
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(training_args.seed)
+    warn_if_slow_bf16(training_args)
 
     # Data: each instance becomes a prompt and a one-line-per-word answer, tokenized exactly as decoding will.
     dataset = data_args.load()
@@ -396,6 +388,8 @@ def main(argv: list[str] | None = None) -> dict:
             data_args.decoding,
         )
     if fsdp or not data_args.evaluate:
+        # No results.json without scores (the grid reads its absence as a failed run); the training facts are kept.
+        (Path(training_args.output_dir) / "train_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         return {"scores": {}, "meta": meta}
 
     # Evaluation: reload the saved model exactly as users will (evaluate_ner.py, by path or repo id), decode dev

@@ -53,6 +53,7 @@ from bioner.models import (
     load_token_classifier,
     load_tokenizer,
 )
+from bioner.precision import warn_if_slow_bf16
 from bioner.taggers import EncoderTagger
 from bioner.text import WORD_STYLE_KEY, infer_word_style
 from bioner.token_llm import (
@@ -213,15 +214,12 @@ def evaluate_splits(
     return scores, records, speed
 
 
-def strict_f1_by_decoding(tagger: EncoderTagger, dataset, gold: dict, scores: dict) -> dict[str, float]:
-    """Test strict F1 with BIO-valid (Viterbi) and with plain argmax decoding, side by side."""
+def strict_f1_by_decoding(tagger: EncoderTagger, gold_test: list[list[str]], scores: dict) -> dict[str, float]:
+    """Test strict F1 with BIO-valid (Viterbi) and with plain argmax decoding, side by side; the other decoding
+    re-reads the word scores of the tagger's last call (the test split, see ``evaluate_splits``)."""
     chosen = tagger.decoding
     other = "argmax" if chosen == "viterbi" else "viterbi"
-    tagger.decoding = other
-    other_f1 = compute_ner_scores(tagger(dataset["test"]["tokens"], progress=False), gold["test"])["strict"][
-        "f1"
-    ]
-    tagger.decoding = chosen
+    other_f1 = compute_ner_scores(tagger.redecode(other), gold_test)["strict"]["f1"]
     return {chosen: scores["test"]["strict"]["f1"], other: other_f1}
 
 
@@ -285,6 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(training_args.seed)
+    warn_if_slow_bf16(training_args)
 
     # Data: BIO-tagged instances; labels on each word's first sub-word, long instances windowed.
     dataset = data_args.load()
@@ -343,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
         "model": model_args.model_name_or_path,
         "dataset": data_args.dataset,
         "bio_decoding": model_args.bio_decoding,
-        "test_strict_f1_by_decoding": strict_f1_by_decoding(tagger, dataset, gold, scores),
+        "test_strict_f1_by_decoding": strict_f1_by_decoding(tagger, gold["test"], scores),
         "world_size": training_args.world_size,
         "epochs_run": train_result.metrics.get("epoch"),
         "train_seconds": train_result.metrics.get("train_runtime"),

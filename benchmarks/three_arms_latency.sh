@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 instances="${1:-100}"
 models=()
-for run in minilm mpnet smollm2-bidir smollm2-causal gemma3-bidir smollm2-generative smollm2-generative-timing; do
+for run in minilm mpnet smollm2-bidir smollm2-causal gemma3-bidir smollm2-generative; do
     [[ -f "runs/bench/$run/results.json" || -f "runs/bench/$run/bioner_decoder.json" ]] && models+=("runs/bench/$run")
 done
 .venv/bin/python benchmark_latency.py --models "${models[@]}" --dataset bc5cdr --split test \

@@ -64,6 +64,10 @@ class EncoderTagger:
         self._last_scores, self._last_tags = scores, tags
         return tags
 
+    def redecode(self, decoding: str) -> list[list[str]]:
+        """The last call's word scores decoded another way (``viterbi``/``argmax``), without a new forward pass."""
+        return [decode_tags(word_scores, self.labels, decoding) for word_scores in self._last_scores]
+
     @property
     def last_tag_probs(self) -> list[list[float]]:
         """The probability of each tag the last call chose (computed on demand: not part of ``last_seconds``)."""

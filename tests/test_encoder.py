@@ -75,3 +75,18 @@ def test_words_without_subwords_still_get_a_tag(tiny_bert, caplog):
 def test_too_small_max_length_is_refused(tiny_bert):
     with pytest.raises(ValueError, match="max_length=3"):
         WordEncoder(AutoTokenizer.from_pretrained(tiny_bert), max_length=3)
+
+
+def test_redecoding_the_last_scores_equals_a_fresh_call(tiny_bert, demo_splits):
+    """train_encoder.py reports argmax beside Viterbi from one forward pass over test: it must match a rerun."""
+    from bioner.taggers import EncoderTagger
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    sentences = [tokens for tokens, _ in demo_splits["test"][:20]]
+    tagger = EncoderTagger(ContextFreeTagger(tokenizer.vocab_size), tokenizer, decoding="viterbi")
+    viterbi = tagger(sentences, progress=False)
+    argmax = tagger.redecode("argmax")
+    assert argmax != viterbi  # the random table makes invalid BIO that Viterbi repairs
+    tagger.decoding = "argmax"
+    assert tagger(sentences, progress=False) == argmax
+    assert tagger.redecode("viterbi") == viterbi
