@@ -48,8 +48,10 @@ RUNS = {
                       "--num_train_epochs", "1"],
     "smollm2-causal": ["--model_name_or_path", "smollm2", "--attention", "causal", "--learning_rate", "1e-4",
                        "--num_train_epochs", "1", *GROUPED],
+    # Dev and test scored on their first 200 sentences only (the generative run's subset): a full evaluation of
+    # the 268M model would not fit the session's CPU time; evaluate_ner.py scores the full test afterwards.
     "gemma3-bidir": ["--model_name_or_path", "gemma3", "--attention", "bidirectional", "--learning_rate", "1e-4",
-                     "--num_train_epochs", "1", *GROUPED],
+                     "--num_train_epochs", "1", *GROUPED, "--max_eval_samples", "200"],
 }  # fmt: skip
 GENERATIVE = {
     "smollm2-generative": [
@@ -96,21 +98,71 @@ def first_200_f1(output: Path) -> float | None:
     return round(scores["strict"]["f1"], 4)
 
 
+def generative_first_200(output: Path) -> float | None:
+    """The generative run's strict F1 on the first 200 test sentences, from ``three_arms_latency.sh``'s
+    ``evaluate_ner.py`` run (speculative decoding gives constrained decoding's tags)."""
+    path = output / "eval_first200" / "results.json"
+    if not path.is_file():
+        return None
+    scores = next(value for key, value in json.loads(path.read_text()).items() if key != "meta")
+    return round(scores["strict"]["f1"], 4)
+
+
+def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed: int = 0) -> dict:
+    """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences (paired)."""
+    import random
+
+    from metrics.bio_ner.scoring import compute_ner_scores
+
+    def counts(output: Path) -> list[tuple[int, int, int]]:
+        records = [json.loads(line) for line in (output / "predictions_test.jsonl").read_text().splitlines()]
+        per_sentence = [compute_ner_scores([r["pred"]], [r["gold"]])["strict"] for r in records]
+        return [(c["correct"], c["actual"], c["possible"]) for c in per_sentence]
+
+    def f1(rows: list[tuple[int, int, int]]) -> float:
+        correct, actual, possible = (sum(column) for column in zip(*rows, strict=True))
+        return 2 * correct / (actual + possible) if actual + possible else 0.0
+
+    a, b = counts(output_a), counts(output_b)
+    if len(a) != len(b):
+        raise SystemExit(f"{output_a} and {output_b} scored different test sets ({len(a)} vs {len(b)} sentences)")
+    rng = random.Random(seed)
+    deltas = []
+    for _ in range(resamples):
+        sample = [rng.randrange(len(a)) for _ in range(len(a))]
+        deltas.append(f1([a[i] for i in sample]) - f1([b[i] for i in sample]))
+    deltas.sort()
+    return {
+        "runs": [output_a.name, output_b.name],
+        "delta_strict_f1": round(f1(a) - f1(b), 4),
+        "ci95": [round(deltas[int(0.025 * resamples)], 4), round(deltas[int(0.975 * resamples) - 1], 4)],
+        "sentences": len(a),
+        "resamples": resamples,
+    }
+
+
 def collect(output_root: Path) -> list[dict]:
     rows = []
     for name in [*RUNS, *GENERATIVE]:
         output = output_root / name
-        if not (output / "results.json").is_file():
+        if (output / "results.json").is_file():
+            results = json.loads((output / "results.json").read_text())
+        elif (output / "train_meta.json").is_file():  # a generative run trained without its own evaluation
+            results = {"meta": json.loads((output / "train_meta.json").read_text())}
+        else:
             continue
-        results = json.loads((output / "results.json").read_text())
         meta = results.get("meta", {})
         test = results.get("test", {})
+        if "--max_eval_samples" in RUNS.get(name, []):  # scored on a subset while training: not the full test
+            results.pop("dev", None)
+            full = output / "eval_full_test" / "results.json"
+            test = json.loads(full.read_text())["test"] if full.is_file() else {}
         rows.append(
             {
                 "run": name,
                 "recipe": " ".join(GENERATIVE.get(name) or COMMON + RUNS[name]),
                 "test_strict_f1": round(test["strict"]["f1"], 4) if "strict" in test else None,
-                "test_first200_strict_f1": first_200_f1(output),
+                "test_first200_strict_f1": first_200_f1(output) or generative_first_200(output),
                 "dev_strict_f1": round(results["dev"]["strict"]["f1"], 4) if "dev" in results else None,
                 "epochs_run": meta.get("epochs_run"),
                 "train_seconds": meta.get("train_seconds"),
@@ -144,6 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", nargs="*", default=[*RUNS, *GENERATIVE], choices=[*RUNS, *GENERATIVE])
     parser.add_argument("--output_root", default="runs/bench")
     parser.add_argument("--collect_only", action="store_true")
+    parser.add_argument(
+        "--compare", nargs=2, action="append", default=[], metavar=("RUN_A", "RUN_B"),
+        help="Paired bootstrap of the full-test strict F1 difference between two finished runs (repeatable).",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.setdefault("BIONER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     output_root = Path(args.output_root)
@@ -157,12 +213,19 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
     rows = collect(output_root)
+    comparisons = [paired_bootstrap(output_root / a, output_root / b) for a, b in args.compare]
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "token_classifiers_cpu.json").write_text(
-        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n"
+        json.dumps({"machine": machine, "rows": rows, "comparisons": comparisons}, indent=2) + "\n"
     )
     text = f"# Three arms on BC5CDR, this CPU\n\nMachine: {machine}. Command: `{' '.join(sys.argv)}`\n\n{table(rows)}\n"
+    for c in comparisons:
+        text += (
+            f"\n{c['runs'][0]} minus {c['runs'][1]}: full-test strict F1 {c['delta_strict_f1']:+.4f}, 95% interval"
+            f" {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f} (paired bootstrap over {c['sentences']} test sentences,"
+            f" {c['resamples']} resamples)\n"
+        )
     (RESULTS / "token_classifiers_cpu.md").write_text(text)
     print(text)
 
