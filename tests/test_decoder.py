@@ -319,3 +319,15 @@ def test_adapter_round_trip_through_the_hub(fake_hub, tiny_llama, tmp_path):
                 "--output", str(tmp_path / "tagged.jsonl")], env)  # fmt: skip
     tagged = [json.loads(line) for line in (tmp_path / "tagged.jsonl").read_text().splitlines()]
     assert [[t["tag"] for t in r["tokens"]] for r in tagged] == [r["pred"] for r in predicted]
+
+
+def test_training_without_evaluation_keeps_its_facts_but_writes_no_results(tiny_llama, tmp_path):
+    """--evaluate false: no results.json (the grid reads its absence as a failed run), train_meta.json instead."""
+    result = train_decoder.main(
+        [*FAST, "--model_name_or_path", str(tiny_llama), "--output_dir", str(tmp_path), "--use_peft", "false",
+         "--max_steps", "1", "--max_train_samples", "8", "--evaluate", "false"]
+    )  # fmt: skip
+    assert result["scores"] == {}
+    assert not (tmp_path / "results.json").exists()
+    meta = json.loads((tmp_path / "train_meta.json").read_text())
+    assert meta == json.loads(json.dumps(result["meta"])) and meta["train_seconds"] >= 0
