@@ -315,8 +315,9 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     axes.set_xlabel("Seconds per instance (log scale)")
     axes.set_ylabel("Strict F1 (%)")
     axes.set_title(
-        "Speed vs accuracy (squares: encoders, diamonds: LLM token classifiers, circles: generative LLMs)"
+        "Speed vs accuracy\nsquares: encoders · diamonds: LLM token classifiers · circles: generative LLMs",
+        fontsize=9,
     )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.savefig(Path(path), format="png", dpi=120)
+    figure.savefig(Path(path), format="png", dpi=120, bbox_inches="tight")  # keep the outside legend and title
