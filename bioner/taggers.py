@@ -58,11 +58,10 @@ class EncoderTagger:
     def __call__(self, sentences: Sequence[Sequence[str]], progress: bool = True) -> list[list[str]]:
         """Tags per word; ``last_seconds`` holds the inference time (no loading, no scoring)."""
         start = time.perf_counter()
-        scores = self.word_log_probs(sentences, progress=progress)
-        tags = [decode_tags(word_scores, self.labels, self.decoding) for word_scores in scores]
+        self._last_scores = self.word_log_probs(sentences, progress=progress)
+        self._last_tags = self.redecode(self.decoding)
         self.last_seconds = time.perf_counter() - start
-        self._last_scores, self._last_tags = scores, tags
-        return tags
+        return self._last_tags
 
     def redecode(self, decoding: str) -> list[list[str]]:
         """The last call's word scores decoded another way (``viterbi``/``argmax``), without a new forward pass."""
