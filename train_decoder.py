@@ -37,6 +37,7 @@ from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 from bioner.arguments import CorpusArguments
 from bioner.data import label_names
 from bioner.decoding import DECODING_MODES
+from bioner.distributed import end_process_group
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.llm import (
     DECODER_ALIASES,
@@ -414,4 +415,7 @@ if __name__ == "__main__":
     if len(sys.argv) == 1:
         print(__doc__)
         print("model aliases:", ", ".join(f"{k} = {v}" for k, v in DECODER_ALIASES.items()))
-    main()
+    try:
+        main()
+    finally:
+        end_process_group()

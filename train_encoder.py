@@ -43,6 +43,7 @@ from transformers import (
 from bioner.arguments import CorpusArguments
 from bioner.bio import DECODERS, decode_tags
 from bioner.data import label_names
+from bioner.distributed import end_process_group
 from bioner.encoder import WordEncoder, label_features, merge_windows
 from bioner.evaluation import headline, predictions_records, write_outputs
 from bioner.llm import DECODER_ALIASES, decoder_base_id
@@ -362,4 +363,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        end_process_group()

@@ -62,3 +62,18 @@ def test_train_decoder_runs_two_process_ddp(tiny_llama, tmp_path):
     assert (output / "adapter_config.json").is_file()
     assert (output / "adapter_model.safetensors").is_file()
     assert (output / "bioner_decoder.json").is_file()
+
+
+def test_end_process_group_leaves_a_joined_group_and_is_a_no_op_otherwise(monkeypatch):
+    """Both training scripts end with it, so a rank that returns early never exits with a live gloo group."""
+    import torch.distributed as dist
+
+    from bioner.distributed import end_process_group
+
+    assert end_process_group() is False
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    assert end_process_group() is True
+    assert not dist.is_initialized()
+    assert end_process_group() is False
