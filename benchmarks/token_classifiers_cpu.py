@@ -88,14 +88,12 @@ def peak_memory_gb(log: Path) -> float | None:
 
 def first_200_f1(output: Path) -> float | None:
     """Strict F1 on the first 200 test sentences, from the saved test predictions."""
-    from metrics.bio_ner.scoring import compute_ner_scores
+    from bioner.evaluation import read_predictions, score_records
 
     path = output / "predictions_test.jsonl"
     if not path.is_file():
         return None
-    records = [json.loads(line) for line in path.read_text().splitlines()[:200]]
-    scores = compute_ner_scores([r["pred"] for r in records], [r["gold"] for r in records])
-    return round(scores["strict"]["f1"], 4)
+    return round(score_records(read_predictions(path)[:200])["strict"]["f1"], 4)
 
 
 def generative_first_200(output: Path) -> float | None:
@@ -112,20 +110,21 @@ def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed
     """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences (paired)."""
     import random
 
-    from metrics.bio_ner.scoring import compute_ner_scores
+    from bioner.evaluation import read_predictions, score_records
 
-    def counts(output: Path) -> list[tuple[int, int, int]]:
-        records = [json.loads(line) for line in (output / "predictions_test.jsonl").read_text().splitlines()]
-        per_sentence = [compute_ner_scores([r["pred"]], [r["gold"]])["strict"] for r in records]
+    records_a, records_b = (read_predictions(o / "predictions_test.jsonl") for o in (output_a, output_b))
+    if [r["gold"] for r in records_a] != [r["gold"] for r in records_b]:
+        raise SystemExit(f"{output_a} and {output_b} scored different test sets: a paired bootstrap needs the same")
+
+    def counts(records: list[dict]) -> list[tuple[int, int, int]]:
+        per_sentence = [score_records([r])["strict"] for r in records]
         return [(c["correct"], c["actual"], c["possible"]) for c in per_sentence]
 
     def f1(rows: list[tuple[int, int, int]]) -> float:
         correct, actual, possible = (sum(column) for column in zip(*rows, strict=True))
         return 2 * correct / (actual + possible) if actual + possible else 0.0
 
-    a, b = counts(output_a), counts(output_b)
-    if len(a) != len(b):
-        raise SystemExit(f"{output_a} and {output_b} scored different test sets ({len(a)} vs {len(b)} sentences)")
+    a, b = counts(records_a), counts(records_b)
     rng = random.Random(seed)
     deltas = []
     for _ in range(resamples):
@@ -162,7 +161,8 @@ def collect(output_root: Path) -> list[dict]:
                 "run": name,
                 "recipe": " ".join(GENERATIVE.get(name) or COMMON + RUNS[name]),
                 "test_strict_f1": round(test["strict"]["f1"], 4) if "strict" in test else None,
-                "test_first200_strict_f1": first_200_f1(output) or generative_first_200(output),
+                "test_first200_strict_f1": first_200 if (first_200 := first_200_f1(output)) is not None
+                else generative_first_200(output),
                 "dev_strict_f1": round(results["dev"]["strict"]["f1"], 4) if "dev" in results else None,
                 "epochs_run": meta.get("epochs_run"),
                 "train_seconds": meta.get("train_seconds"),
