@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
-from bioner.data import SPLIT_ALIASES, label_names, load_split
-from bioner.decoding import ALL_O_DRAFT, DECODING_MODES, SpeculativeDecoder
-from bioner.latency import LatencyRun, PeakMemory, machine, runs_to_json, time_batches
-from bioner.models import ModelLoadError
-from bioner.report import format_latency_report, plot_time_vs_f1
-from bioner.taggers import DecoderTagger, EncoderTagger, load_tagger
+from bioner.data.conll import SPLIT_ALIASES, label_names, load_split
+from bioner.decoding.generative import ALL_O_DRAFT, DECODING_MODES, SpeculativeDecoder
+from bioner.evaluation.latency import LatencyRun, PeakMemory, machine, runs_to_json, time_batches
+from bioner.evaluation.report import format_latency_report, plot_time_vs_f1
+from bioner.models.registry import ModelLoadError
+from bioner.tagging.taggers import DecoderTagger, EncoderTagger, load_tagger
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("benchmark_latency")

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser
 
-from bioner.arguments import TaggerArguments
 from bioner.corpora.records import DOCUMENT_FORMATS, read_any_documents
 from bioner.corpora.scoring import score_documents
-from bioner.data import SPLIT_ALIASES, DataFormatError, label_names, load_split
-from bioner.evaluation import (
+from bioner.data.conll import SPLIT_ALIASES, DataFormatError, label_names, load_split
+from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.evaluation.records import (
     PredictionsFileError,
     headline,
     predictions_records,
@@ -39,9 +39,9 @@ from bioner.evaluation import (
     write_jsonl,
     write_outputs,
 )
-from bioner.models import ModelLoadError
-from bioner.taggers import DecoderTagger
-from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.models.registry import ModelLoadError
+from bioner.tagging.arguments import TaggerArguments
+from bioner.tagging.taggers import DecoderTagger
 
 logger = logging.getLogger("evaluate_ner")
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import datasets
 
-from bioner.cards import dataset_card
 from bioner.corpora.convert import COMPOSITE_CHOICES, DISCONTINUOUS_CHOICES, ConversionReport
 from bioner.corpora.dataset import (
     find_split_files,
@@ -33,7 +32,8 @@ from bioner.corpora.dataset import (
     load_document_corpus,
     parse_entity_types,
 )
-from bioner.data import (
+from bioner.data.cards import dataset_card
+from bioner.data.conll import (
     HUB_ID_RE,
     REGISTERED_DATASETS,
     DataFormatError,
@@ -42,8 +42,8 @@ from bioner.data import (
     load_ner_dataset,
     write_conll,
 )
-from bioner.stats import dataset_statistics, format_table1, format_table2
-from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.data.stats import dataset_statistics, format_table1, format_table2
+from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--word_style",
         choices=WORD_STYLES,
         default=DEFAULT_WORD_STYLE,
-        help="tokenization of the text (bioner.text)",
+        help="tokenization of the text (bioner.data.text)",
     )
     return parser.parse_args(argv)
 

@@ -24,8 +24,8 @@ import sys
 
 from transformers import HfArgumentParser
 
-from bioner.grid import COMMAND_LINE_OPTIONS, GridArguments
-from bioner.grid import main as run
+from bioner.grid.runs import COMMAND_LINE_OPTIONS, GridArguments
+from bioner.grid.runs import main as run
 
 
 def glue_command_lines(argv: list[str]) -> list[str]:

@@ -13,7 +13,7 @@
 Each output line is one input document, in input order: ``{"id", "text", "entities": [{"start", "end", "text",
 "type", "score"}]}`` with ``text[start:end] == entity["text"]`` (``score``, the mean tag probability, for
 encoders only); ``--with_tags`` adds every word's span and tag and the sentence spans. Raw text is cut into
-words the way the model's training corpus was (``bioner/text.py``) and into sentences; long sentences are
+words the way the model's training corpus was (``bioner/data/text.py``) and into sentences; long sentences are
 windowed by the model, never truncated. Under ``accelerate launch`` each process tags its share of the
 documents; a stopped run resumes where it stopped when started again with the same arguments.
 
@@ -43,16 +43,16 @@ from accelerate import PartialState
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
-from bioner.arguments import TaggerArguments
 from bioner.corpora import FORMATS, write_documents
 from bioner.corpora import Document as CorpusDocument
 from bioner.corpora.records import document_from_record
-from bioner.documents import INPUT_FORMATS, TXT_UNITS, Document, InputFormatError, read_documents
-from bioner.jsonl import read_jsonl_objects
-from bioner.models import ModelLoadError
-from bioner.shards import OutputMergeError, ShardedOutput
-from bioner.tagging import tag_documents
-from bioner.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.data.jsonl import read_jsonl_objects
+from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.models.registry import ModelLoadError
+from bioner.tagging.arguments import TaggerArguments
+from bioner.tagging.entities import tag_documents
+from bioner.tagging.inputs import INPUT_FORMATS, TXT_UNITS, Document, InputFormatError, read_documents
+from bioner.tagging.shards import OutputMergeError, ShardedOutput
 
 logger = logging.getLogger("tag")
 OUTPUT_FORMATS = ("jsonl", *FORMATS)

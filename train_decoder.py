@@ -34,12 +34,12 @@ from datasets import Dataset
 from transformers import EarlyStoppingCallback, Trainer, set_seed
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
-from bioner.arguments import CorpusArguments
-from bioner.data import label_names
-from bioner.decoding import DECODING_MODES
-from bioner.distributed import end_process_group
-from bioner.evaluation import headline, predictions_records, write_outputs
-from bioner.llm import (
+from bioner.data.conll import label_names
+from bioner.data.text import WORD_STYLE_KEY, infer_word_style
+from bioner.decoding.generative import DECODING_MODES
+from bioner.decoding.prompts import OUTPUT_FORMATS, AnswerTokenizer, PromptFormatError, build_prompt_format
+from bioner.evaluation.records import headline, predictions_records, write_outputs
+from bioner.models.llm import (
     DECODER_ALIASES,
     add_head_lora,
     add_tag_tokens,
@@ -50,11 +50,11 @@ from bioner.llm import (
     resolve_decoder_name,
     split_head_lora,
 )
-from bioner.models import ModelLoadError
-from bioner.precision import fast_bf16, warn_if_slow_bf16
-from bioner.prompts import OUTPUT_FORMATS, AnswerTokenizer, PromptFormatError, build_prompt_format
-from bioner.taggers import DecoderTagger, load_tagger
-from bioner.text import WORD_STYLE_KEY, infer_word_style
+from bioner.models.precision import fast_bf16, warn_if_slow_bf16
+from bioner.models.registry import ModelLoadError
+from bioner.tagging.taggers import DecoderTagger, load_tagger
+from bioner.training.arguments import CorpusArguments
+from bioner.training.distributed import end_process_group
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_decoder")

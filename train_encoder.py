@@ -40,24 +40,21 @@ from transformers import (
     set_seed,
 )
 
-from bioner.arguments import CorpusArguments
-from bioner.bio import DECODERS, decode_tags
-from bioner.data import label_names
-from bioner.distributed import end_process_group
-from bioner.encoder import WordEncoder, label_features, merge_windows
-from bioner.evaluation import headline, predictions_records, write_outputs
-from bioner.llm import DECODER_ALIASES, decoder_base_id
-from bioner.models import (
+from bioner.data.conll import label_names
+from bioner.data.text import WORD_STYLE_KEY, infer_word_style
+from bioner.decoding.viterbi import DECODERS, decode_tags
+from bioner.decoding.windows import WordEncoder, label_features, merge_windows
+from bioner.evaluation.records import headline, predictions_records, write_outputs
+from bioner.models.llm import DECODER_ALIASES, decoder_base_id
+from bioner.models.precision import warn_if_slow_bf16
+from bioner.models.registry import (
     ENCODER_ALIASES,
     ModelLoadError,
     base_model_id,
     load_token_classifier,
     load_tokenizer,
 )
-from bioner.precision import warn_if_slow_bf16
-from bioner.taggers import EncoderTagger
-from bioner.text import WORD_STYLE_KEY, infer_word_style
-from bioner.token_llm import (
+from bioner.models.token_llm import (
     LLM_TOKEN_CLASSIFIER_KIND,
     TokenLLMArguments,
     check_not_causal_for_encoder,
@@ -66,6 +63,9 @@ from bioner.token_llm import (
     resolve_any_model,
     save_info,
 )
+from bioner.tagging.taggers import EncoderTagger
+from bioner.training.arguments import CorpusArguments
+from bioner.training.distributed import end_process_group
 from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger("train_encoder")
@@ -256,7 +256,7 @@ def peak_rss_mb() -> float:
 
 def llm_meta(model, llm_args: TokenLLMArguments) -> dict:
     """How a decoder LLM token classifier was trained, for results.json and the tables."""
-    from bioner.attention import UNMASKED_LAYERS_KEY
+    from bioner.models.attention import UNMASKED_LAYERS_KEY
 
     config = model.config
     return {

@@ -18,7 +18,7 @@ from pathlib import Path
 from bioner.corpora import read_documents
 from bioner.corpora.convert import ConversionReport, documents_to_sentences
 from bioner.corpora.problems import Repairs
-from bioner.data import read_conll
+from bioner.data.conll import read_conll
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = {

@@ -46,7 +46,7 @@ RECIPE = [
 
 
 def decode(model_dir: str, mode: str, sentences, gold, autocast) -> dict:
-    from bioner.taggers import load_tagger
+    from bioner.tagging.taggers import load_tagger
     from metrics.bio_ner.scoring import compute_ner_scores
 
     tagger = load_tagger(model_dir, decoding=mode, batch_size=1, autocast_dtype=autocast)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     elif (output / "train_meta.json").is_file():
         train_meta = json.loads((output / "train_meta.json").read_text())
 
-    from bioner.data import load_ner_dataset
+    from bioner.data.conll import load_ner_dataset
 
     test = load_ner_dataset("bc5cdr")["test"]
     labels = test.features["ner_tags"].feature.names

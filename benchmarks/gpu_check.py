@@ -161,7 +161,7 @@ def fp32_speculative_check(output: Path, words) -> dict:
     Both decoders make the same greedy choices in exact arithmetic; in bf16 the one long verification pass
     and the short incremental chunks round differently, so near-ties can flip. fp32 shows the logic is exact.
     """
-    from bioner.taggers import load_tagger
+    from bioner.tagging.taggers import load_tagger
 
     tagger = load_tagger(str(output), load_in_4bit=False, dtype="float32", autocast_dtype="none")
     runs = {
@@ -182,8 +182,8 @@ def token_classifier_check(base: Path, work: Path, cuda: bool, args: argparse.Na
     import torch
 
     import train_encoder
-    from bioner.attention import UNMASKED_LAYERS_KEY, set_unmasked_layers
-    from bioner.taggers import load_tagger
+    from bioner.models.attention import UNMASKED_LAYERS_KEY, set_unmasked_layers
+    from bioner.tagging.taggers import load_tagger
 
     output = work / "token-qlora"
     train_argv = [
@@ -246,11 +246,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    import bioner.decoding
+    import bioner.decoding.generative
     import train_decoder
-    from bioner.data import label_names, load_ner_dataset
-    from bioner.demo import make_demo_splits
-    from bioner.taggers import load_tagger
+    from bioner.data.conll import label_names, load_ner_dataset
+    from bioner.data.demo import make_demo_splits
+    from bioner.tagging.taggers import load_tagger
     from metrics.bio_ner.scoring import compute_ner_scores
     from tests.fixtures_decoders import build_tiny_llama
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     per_instance: dict[tuple[str, ...], dict] = {}
-    original_align = bioner.decoding.align_answer
+    original_align = bioner.decoding.generative.align_answer
 
     def recording_align(text, instance_words, prompt_format):
         tags, counts = original_align(text, instance_words, prompt_format)
@@ -363,11 +363,11 @@ def main(argv: list[str] | None = None) -> dict:
         runs["speculative_b8"] = timed(tagger, sentences, "speculative", 8)
         runs["speculative_b1"] = timed(tagger, sentences, "speculative", 1)
         per_instance.clear()
-        bioner.decoding.align_answer = recording_align
+        bioner.decoding.generative.align_answer = recording_align
         try:
             runs["free_b8"] = timed(tagger, sentences, "free", 8)
         finally:
-            bioner.decoding.align_answer = original_align
+            bioner.decoding.generative.align_answer = original_align
         batched, single, free = (runs[k] for k in ("constrained_b8", "constrained_b1", "free_b8"))
         perfect = [
             i

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nervaluate import Evaluator
 
-from bioner.data import read_conll
+from bioner.data.conll import read_conll
 from metrics.bio_ner.scoring import RESULT_FIELDS as FIELDS
 from metrics.bio_ner.scoring import SCHEMES, compute_ner_scores, extract_entities
 

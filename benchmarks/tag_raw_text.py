@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Raw text vs pre-tokenized input: does tag.py's text path lose anything against the benchmark's tokens?
 
-Rebuilds raw text from a BIO split (``bioner.text.detokenize``: ``56 - year - old`` -> ``56-year-old``, no space
+Rebuilds raw text from a BIO split (``bioner.data.text.detokenize``: ``56 - year - old`` -> ``56-year-old``, no space
 before ``.``/``,``/``)``...), tags it through the raw-text path (word cutting + sentence splitting) and through
 the pre-tokenized path (the split's own tokens and sentences), and scores both as character-offset entities
 against the gold ones (strict: same start, end and type). Two layouts: one document per sentence, and documents
@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bioner.data import label_names, load_split  # noqa: E402
-from bioner.documents import Document  # noqa: E402
-from bioner.latency import machine  # noqa: E402
-from bioner.taggers import load_tagger  # noqa: E402
-from bioner.tagging import segment, tag_documents  # noqa: E402
-from bioner.text import detokenize  # noqa: E402
+from bioner.data.conll import label_names, load_split  # noqa: E402
+from bioner.data.text import detokenize  # noqa: E402
+from bioner.evaluation.latency import machine  # noqa: E402
+from bioner.tagging.entities import segment, tag_documents  # noqa: E402
+from bioner.tagging.inputs import Document  # noqa: E402
+from bioner.tagging.taggers import load_tagger  # noqa: E402
 from metrics.bio_ner.scoring import compute_ner_scores, extract_entities  # noqa: E402
 
 

@@ -88,7 +88,7 @@ def peak_memory_gb(log: Path) -> float | None:
 
 def first_200_f1(output: Path) -> float | None:
     """Strict F1 on the first 200 test sentences, from the saved test predictions."""
-    from bioner.evaluation import read_predictions, score_records
+    from bioner.evaluation.records import read_predictions, score_records
 
     path = output / "predictions_test.jsonl"
     if not path.is_file():
@@ -110,7 +110,7 @@ def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed
     """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences (paired)."""
     import random
 
-    from bioner.evaluation import read_predictions, score_records
+    from bioner.evaluation.records import read_predictions, score_records
 
     records_a, records_b = (read_predictions(o / "predictions_test.jsonl") for o in (output_a, output_b))
     if [r["gold"] for r in records_a] != [r["gold"] for r in records_b]:

@@ -25,11 +25,12 @@ from huggingface_hub import CommitOperationAdd, DatasetCard, EvalResult, HfApi, 
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import filter_repo_objects
 
+import metrics
+
 if TYPE_CHECKING:
     import datasets
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_METRIC_DIR = ROOT / "metrics" / "bio_ner"
+DEFAULT_METRIC_DIR = Path(metrics.__file__).resolve().parent / "bio_ner"  # the metric module, checkout or installed
 TAGS = ["token-classification", "ner", "biomedical", "bioner"]
 # Local clutter that must not be published with a model folder or the metric module.
 IGNORED = ["checkpoint-*", "runs/*", "*__pycache__*", "*.pyc", ".*"]
@@ -234,7 +235,7 @@ def model_card(
         )
         usage = (
             "# pip install -r requirements.txt from the bioner repository\n"
-            "from bioner.taggers import load_tagger\n\n"
+            "from bioner.tagging.taggers import load_tagger\n\n"
             f'tagger = load_tagger("{ref}")\n'
             'print(tagger([["Cisplatin", "induced", "nephrotoxicity", "."]]))'
         )
@@ -309,7 +310,7 @@ def _decoder_usage(ref: str) -> str:
     """Decoders need bioner: it rebuilds the prompt, the tag tokens and the decoding from bioner_decoder.json."""
     return (
         "# pip install -r requirements.txt from the bioner repository\n"
-        "from bioner.taggers import load_tagger\n\n"
+        "from bioner.tagging.taggers import load_tagger\n\n"
         f'tagger = load_tagger("{ref}", decoding="constrained")  # or "free"\n'
         'print(tagger([["Cisplatin", "induced", "nephrotoxicity", "."]]))'
     )

@@ -1,8 +1,8 @@
 pytest_plugins = [
-    "tests.fakehub",
-    "tests.fixtures_models",
-    "tests.fixtures_tokenizers",
-    "tests.fixtures_decoders",
-    "tests.fixtures_llm",
-    "tests.fixtures_offline",
+    "tests.fixtures.fakehub",
+    "tests.fixtures.models",
+    "tests.fixtures.tokenizers",
+    "tests.fixtures.decoders",
+    "tests.fixtures.llm",
+    "tests.fixtures.offline",
 ]

@@ -1,4 +1,4 @@
-"""Documents -> BIO sentences (and back), with the project's word styles and sentence splitter (bioner.text).
+"""Documents -> BIO sentences (and back), with the project's word styles and sentence splitter (bioner.data.text).
 
 Each document's text is cut into words (``tokenize``) and, passage by passage, into sentences
 (``split_sentences``); a passage boundary always ends a sentence. A row is ``id`` (``<document id>-<n>``,
@@ -30,7 +30,7 @@ from typing import Any
 
 from bioner.corpora.model import Document, Mention, Passage
 from bioner.corpora.problems import SHOWN_EXAMPLES, Repairs
-from bioner.text import DEFAULT_WORD_STYLE, split_sentences, tokenize
+from bioner.data.text import DEFAULT_WORD_STYLE, split_sentences, tokenize
 
 COMPOSITE_CHOICES = ("parent", "parts")
 DISCONTINUOUS_CHOICES = ("cover", "drop")
@@ -205,7 +205,7 @@ def _candidates(
 
 
 def _is_separator(char: str) -> bool:
-    """Whitespace, control or format characters: never part of a word (``bioner.text``'s rule)."""
+    """Whitespace, control or format characters: never part of a word (``bioner.data.text``'s rule)."""
     return not char.isalnum() and not tokenize(char)
 
 

@@ -20,8 +20,8 @@ import datasets
 from bioner.corpora import FORMAT_ALIASES, FORMATS, detect_format, read_documents
 from bioner.corpora.convert import ConversionReport, documents_to_sentences
 from bioner.corpora.problems import CorpusFormatError, Repairs
-from bioner.data import SPLIT_STEMS, DataFormatError, _build_dataset_dict
-from bioner.text import DEFAULT_WORD_STYLE
+from bioner.data.conll import SPLIT_STEMS, DataFormatError, _build_dataset_dict
+from bioner.data.text import DEFAULT_WORD_STYLE
 
 logger = logging.getLogger("bioner.corpora")
 

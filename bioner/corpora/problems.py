@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bioner.data import DataFormatError
+from bioner.data.conll import DataFormatError
 
 logger = logging.getLogger("bioner.corpora")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from bioner.corpora.checks import check_mention
 from bioner.corpora.model import Document, Mention, Passage
 from bioner.corpora.problems import CorpusFormatError, Repairs
-from bioner.data import DataFormatError, read_utf8_lines
+from bioner.data.conll import DataFormatError, read_utf8_lines
 
 logger = logging.getLogger("bioner.corpora")
 

@@ -1,7 +1,7 @@
 """tag.py's JSON Lines output as corpus documents, and a reader for any document format the project scores.
 
 A record is ``{"id", "text", "entities": [{"start", "end", "text", "type", ...}]}`` with character offsets
-into ``text`` (end exclusive), as ``bioner.tagging`` writes it; ``text`` may be left out (offsets are then
+into ``text`` (end exclusive), as ``bioner.tagging.entities`` writes it; ``text`` may be left out (offsets are then
 taken as given). Every problem is a `RecordFormatError` that names the file and line.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bioner.corpora import FORMATS, detect_format, read_documents
 from bioner.corpora.model import Document, Mention, Passage
-from bioner.jsonl import read_jsonl_objects
+from bioner.data.jsonl import read_jsonl_objects
 
 JSONL = "jsonl"
 DOCUMENT_FORMATS = (JSONL, *FORMATS)

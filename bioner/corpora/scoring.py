@@ -7,7 +7,7 @@ gold mention under its own, so a right span with the wrong type is one false pos
 The matching itself is the token-level metric's (`metrics.bio_ner.scoring.compute_entity_scores`), run on
 character offsets of the documents laid end to end, so every scheme (strict, exact, partial, ent_type), the
 per-type scores and the length bins mean what they mean in the token-level report. A mention's length is the
-number of words (under ``word_style``, `bioner.text.tokenize`) of the gold document's text that it overlaps.
+number of words (under ``word_style``, `bioner.data.text.tokenize`) of the gold document's text that it overlaps.
 
 What the formats allow but the definition does not settle is decided and counted: a mention listed twice (same
 document, type, start and end) counts once; a discontinuous mention is scored by its extent (first start, last
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from bioner.corpora.model import Document
 from bioner.corpora.problems import Repairs
-from bioner.text import DEFAULT_WORD_STYLE, tokenize
+from bioner.data.text import DEFAULT_WORD_STYLE, tokenize
 from metrics.bio_ner.scoring import compute_entity_scores
 
 Entity = tuple[str, int, int]
