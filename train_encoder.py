@@ -215,7 +215,9 @@ def evaluate_splits(
     return scores, records, speed
 
 
-def strict_f1_by_decoding(tagger: EncoderTagger, gold_test: list[list[str]], scores: dict) -> dict[str, float]:
+def strict_f1_by_decoding(
+    tagger: EncoderTagger, gold_test: list[list[str]], scores: dict
+) -> dict[str, float]:
     """Test strict F1 with BIO-valid (Viterbi) and with plain argmax decoding, side by side; the other decoding
     re-reads the word scores of the tagger's last call (the test split, see ``evaluate_splits``)."""
     chosen = tagger.decoding

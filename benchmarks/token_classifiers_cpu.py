@@ -114,7 +114,9 @@ def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed
 
     records_a, records_b = (read_predictions(o / "predictions_test.jsonl") for o in (output_a, output_b))
     if [r["gold"] for r in records_a] != [r["gold"] for r in records_b]:
-        raise SystemExit(f"{output_a} and {output_b} scored different test sets: a paired bootstrap needs the same")
+        raise SystemExit(
+            f"{output_a} and {output_b} scored different test sets: a paired bootstrap needs the same"
+        )
 
     def counts(records: list[dict]) -> list[tuple[int, int, int]]:
         per_sentence = [score_records([r])["strict"] for r in records]
@@ -161,7 +163,8 @@ def collect(output_root: Path) -> list[dict]:
                 "run": name,
                 "recipe": " ".join(GENERATIVE.get(name) or COMMON + RUNS[name]),
                 "test_strict_f1": round(test["strict"]["f1"], 4) if "strict" in test else None,
-                "test_first200_strict_f1": first_200 if (first_200 := first_200_f1(output)) is not None
+                "test_first200_strict_f1": first_200
+                if (first_200 := first_200_f1(output)) is not None
                 else generative_first_200(output),
                 "dev_strict_f1": round(results["dev"]["strict"]["f1"], 4) if "dev" in results else None,
                 "epochs_run": meta.get("epochs_run"),

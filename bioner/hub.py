@@ -30,7 +30,9 @@ import metrics
 if TYPE_CHECKING:
     import datasets
 
-DEFAULT_METRIC_DIR = Path(metrics.__file__).resolve().parent / "bio_ner"  # the metric module, checkout or installed
+DEFAULT_METRIC_DIR = (
+    Path(metrics.__file__).resolve().parent / "bio_ner"
+)  # the metric module, checkout or installed
 TAGS = ["token-classification", "ner", "biomedical", "bioner"]
 # Local clutter that must not be published with a model folder or the metric module.
 IGNORED = ["checkpoint-*", "runs/*", "*__pycache__*", "*.pyc", ".*"]
@@ -227,7 +229,9 @@ def model_card(
             f'tagger = pipeline("token-classification", model="{ref}", aggregation_strategy="first")'
         )
     elif model_type.startswith("llm-token-classifier"):
-        adapter = "a LoRA adapter (with its BIO head) on" if model_type.endswith("adapter") else "fine-tuned from"
+        adapter = (
+            "a LoRA adapter (with its BIO head) on" if model_type.endswith("adapter") else "fine-tuned from"
+        )
         what = (
             f"a decoder LLM read as a one-pass token classifier, {adapter} {_link(base_model)} with bioner's"
             " `train_encoder.py` (the attention mask it was trained with is in `bioner_token_classifier.json`,"

@@ -202,7 +202,11 @@ def analyse(root: str | Path) -> Report:
         if any(name.startswith("_") and not name.startswith("__") for name in imp.names):
             report.private_imports.append(imp)
         source_leaf, target_leaf = imp.source.split(".")[-1], imp.target.split(".")[-1]
-        if imp.source.startswith("tests") and source_leaf.startswith("test_") and target_leaf.startswith("test_"):
+        if (
+            imp.source.startswith("tests")
+            and source_leaf.startswith("test_")
+            and target_leaf.startswith("test_")
+        ):
             report.test_to_test.append(imp)
         if imp.in_function and imp.source.split(".")[0] != "tests" and imp.target.split(".")[0] == "bioner":
             report.function_imports.append(imp)
@@ -217,7 +221,9 @@ def analyse(root: str | Path) -> Report:
         p.name for p in (root / "bioner").iterdir() if p.name != "__pycache__" and not p.name.startswith(".")
     )
     report.script_main_lines = {
-        script: script_main_lines(root / f"{script}.py") for script in SCRIPTS if (root / f"{script}.py").is_file()
+        script: script_main_lines(root / f"{script}.py")
+        for script in SCRIPTS
+        if (root / f"{script}.py").is_file()
     }
     return report
 

@@ -320,4 +320,6 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.savefig(Path(path), format="png", dpi=120, bbox_inches="tight")  # keep the outside legend and title
+    figure.savefig(
+        Path(path), format="png", dpi=120, bbox_inches="tight"
+    )  # keep the outside legend and title

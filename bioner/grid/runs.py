@@ -182,7 +182,6 @@ class GridRun:
 # ---------------------------------------------------------------------------------------------- arguments
 
 
-
 def script_path(module: str) -> Path:
     """The file of a top-level script (``train_encoder``, ...), found by the import system, not by path arithmetic:
     the checkout on ``sys.path`` (``reproduce.py`` puts it there), or the scripts ``pip install .`` installed."""
@@ -193,6 +192,7 @@ def script_path(module: str) -> Path:
             " project with `pip install .`"
         )
     return Path(spec.origin)
+
 
 def classify_model(name: str) -> ModelSpec:
     """An encoder or decoder base model: an alias, a local directory or a Hub id (kind read from config.json)."""

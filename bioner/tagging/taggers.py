@@ -40,7 +40,9 @@ class EncoderTagger:
     stride: int = 128
     batch_size: int = 64
     decoding: str = "viterbi"
-    kind: str = "encoder"  # or "llm-token-classifier": a decoder LLM read in one pass (bioner.models.token_llm)
+    kind: str = (
+        "encoder"  # or "llm-token-classifier": a decoder LLM read in one pass (bioner.models.token_llm)
+    )
     last_seconds: float = field(default=0.0, init=False)
     _last_scores: list = field(default_factory=list, init=False, repr=False)
     _last_tags: list = field(default_factory=list, init=False, repr=False)

@@ -106,9 +106,13 @@ def _check_batch(predictions, references) -> None:
     if predictions is None or references is None:
         raise ValueError("both predictions and references are required (one list of tags per sentence)")
     if len(predictions) != len(references):
-        raise ValueError(f"got {len(predictions)} predicted sentences but {len(references)} reference sentences")
+        raise ValueError(
+            f"got {len(predictions)} predicted sentences but {len(references)} reference sentences"
+        )
     for index, (predicted, gold) in enumerate(zip(predictions, references, strict=True)):
         if isinstance(predicted, str) or isinstance(gold, str):
             raise ValueError(f"sentence {index} is a string; each sentence must be a list of tags")
         if len(predicted) != len(gold):
-            raise ValueError(f"sentence {index}: prediction has {len(predicted)} tags but reference has {len(gold)}")
+            raise ValueError(
+                f"sentence {index}: prediction has {len(predicted)} tags but reference has {len(gold)}"
+            )

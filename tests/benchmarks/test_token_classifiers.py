@@ -11,7 +11,9 @@ import pytest
 from bioner.evaluation.records import read_predictions, score_records
 from tests.helpers import ROOT
 
-SPEC = importlib.util.spec_from_file_location("token_classifiers_cpu", ROOT / "benchmarks/token_classifiers_cpu.py")
+SPEC = importlib.util.spec_from_file_location(
+    "token_classifiers_cpu", ROOT / "benchmarks/token_classifiers_cpu.py"
+)
 bench = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(bench)
 
@@ -23,7 +25,8 @@ def run(tmp_path: Path, name: str, wrong: set[int], gold=GOLD) -> Path:
     output = tmp_path / name
     output.mkdir()
     lines = [
-        json.dumps({"gold": tags, "pred": ["O"] * len(tags) if i in wrong else tags}) for i, tags in enumerate(gold)
+        json.dumps({"gold": tags, "pred": ["O"] * len(tags) if i in wrong else tags})
+        for i, tags in enumerate(gold)
     ]
     (output / "predictions_test.jsonl").write_text("\n".join(lines) + "\n")
     return output
@@ -39,7 +42,8 @@ def test_paired_bootstrap_difference_and_interval(tmp_path):
     better, worse = run(tmp_path, "better", wrong={0}), run(tmp_path, "worse", wrong=set(range(0, 240, 4)))
     result = bench.paired_bootstrap(better, worse, resamples=300)
     f1_better, f1_worse = (
-        score_records(read_predictions(output / "predictions_test.jsonl"))["strict"]["f1"] for output in (better, worse)
+        score_records(read_predictions(output / "predictions_test.jsonl"))["strict"]["f1"]
+        for output in (better, worse)
     )
     assert result["delta_strict_f1"] == round(f1_better - f1_worse, 4) > 0
     low, high = result["ci95"]

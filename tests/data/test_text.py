@@ -40,7 +40,10 @@ def test_split_style_matches_pubtator_tokens(text, expected):
     ("text", "expected"),
     [
         ("(IL-2), Ca2+ and 5-HT.", ["(", "IL-2", ")", ",", "Ca2+", "and", "5-HT", "."]),
-        ("CD4+ NK3.3 cells' 5'-flanking region's", ["CD4+", "NK3.3", "cells", "'", "5'-flanking", "region", "'s"]),
+        (
+            "CD4+ NK3.3 cells' 5'-flanking region's",
+            ["CD4+", "NK3.3", "cells", "'", "5'-flanking", "region", "'s"],
+        ),
         ("p=0.05; 10% of ``NF-kappa B''", ["p", "=", "0.05", ";", "10", "%", "of", "``NF-kappa", "B", "''"]),
     ],
 )
@@ -57,7 +60,10 @@ def test_unknown_style_is_refused():
     ("text", "expected"),
     [
         ("Aspirin helps. It is cheap.", ["Aspirin helps.", "It is cheap."]),
-        ("Doses (e.g. 2.5 mg) vary. Smith et al. Reported it.", ["Doses (e.g. 2.5 mg) vary.", "Smith et al. Reported it."]),
+        (
+            "Doses (e.g. 2.5 mg) vary. Smith et al. Reported it.",
+            ["Doses (e.g. 2.5 mg) vary.", "Smith et al. Reported it."],
+        ),
         ('He said "stop." Then left!  (2) More?', ['He said "stop."', "Then left!", "(2) More?"]),
         ("See Fig. 3 for J. Smith's data. ok.", ["See Fig. 3 for J. Smith's data. ok."]),
         ("Title without stop\n\nBody text", ["Title without stop", "Body text"]),

@@ -68,8 +68,6 @@ Three tiny splits for tests.
 """
 
 
-
-
 def last_json(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -313,7 +313,9 @@ def test_adapter_round_trip_through_the_hub(fake_hub, tiny_llama, tmp_path):
     assert speculative["meta"]["decoding"] == "speculative"
     assert speculative["meta"]["draft_model"] == "all-O"
     # tag.py by repo id: the adapter's predictions on raw text equal its evaluate_ner predictions on the words.
-    predicted = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
+    predicted = [
+        json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()
+    ]
     source = tmp_path / "words.jsonl"
     source.write_text("".join(json.dumps({"id": r["id"], "tokens": r["tokens"]}) + "\n" for r in predicted))
     run_python(["tag.py", "--model", "testorg/tiny-adapter", "--input", str(source), "--with_tags",
