@@ -1,9 +1,9 @@
-"""The house rules of the code base, measured: import cycles, private names imported across modules, test modules
-importing test modules, imports against the layer order, function-level imports of project modules, the number of
-top-level entries of ``bioner/`` and the length of each script's ``main``.
+"""The house rules of the code base, measured: import cycles, private names imported across modules, test
+modules importing test modules, imports against the layer order, function-level imports of project modules,
+the number of top-level entries of ``bioner/`` and the length of each script's ``main``.
 
-``tests/test_architecture.py`` fails the build on a breach. Run this file to print the figures for any checkout
-(``python tests/architecture.py [ROOT]``), e.g. an older commit's, to compare.
+``tests/test_architecture.py`` fails the build on a breach. Run this file to print the figures for any
+checkout (``python tests/architecture.py [ROOT]``), e.g. an older commit's, to compare.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Import:
 @dataclass
 class Report:
     modules: list[str] = field(default_factory=list)
+    """The modules of ``bioner`` that hold code (a package ``__init__`` with only a docstring is not one)."""
     imports: list[Import] = field(default_factory=list)
     cycles: list[list[str]] = field(default_factory=list)
     private_imports: list[Import] = field(default_factory=list)
@@ -98,8 +99,8 @@ def _resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
 
 
 def collect_imports(files: dict[str, Path]) -> list[Import]:
-    """Every import of a project module, including those inside functions. ``from pkg import sub`` counts as an
-    import of the sub-module ``pkg.sub`` when it is one."""
+    """Every import of a project module, including those inside functions. ``from pkg import sub`` counts as
+    an import of the sub-module ``pkg.sub`` when it is one."""
     found: list[Import] = []
     for module, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -180,6 +181,12 @@ def layer_of(module: str) -> int | None:
     return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
 
 
+def has_code(path: Path) -> bool:
+    """Whether a file holds more than a docstring."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body)
+
+
 def script_main_lines(path: Path) -> int:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
@@ -191,7 +198,9 @@ def script_main_lines(path: Path) -> int:
 def analyse(root: str | Path) -> Report:
     root = Path(root).resolve()
     files = project_files(root)
-    report = Report(modules=sorted(m for m in files if m.startswith("bioner")))
+    report = Report(
+        modules=sorted(m for m, path in files.items() if m.startswith("bioner") and has_code(path))
+    )
     report.imports = collect_imports(files)
     graph: dict[str, set[str]] = {}
     for imp in report.imports:
