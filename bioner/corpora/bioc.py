@@ -1,5 +1,5 @@
-"""BioC, as XML (``<collection><document><passage>...``) or as JSON (the same tree, as the ``bioc`` package and
-PubTator Central write it), read with the standard library (``xml.etree`` iterparse, ``json``).
+"""BioC, as XML (``<collection><document><passage>...``) or as JSON (the same tree, as the ``bioc`` package
+and PubTator Central write it), read with the standard library (``xml.etree`` iterparse, ``json``).
 
 Offsets are document-level. A document's text is its passages' texts placed at their offsets, gaps filled
 with spaces (PubTator puts one space between title and abstract). An annotation's type is its ``type`` infon;
@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from bioner.corpora.checks import check_mention
 from bioner.corpora.model import Document, Mention, Passage
 from bioner.corpora.problems import CorpusFormatError, Repairs
+from bioner.corpora.xmlfiles import expect_root
 
 ID_KEYS = ("identifier", "Identifier", "MESH", "mesh", "ID", "id", "NCBI Gene", "Identifiers")
 ROLE = "CompositeRole"
 LONE_PART = "IndividualMention without a composite mention before it (kept as a mention)"
+PRETTY_PRINTED = "passage text with line-break indentation around it (pretty-printed XML; stripped)"
+_JSON_KINDS = {list: "a list", dict: "an object", str: "text"}
 _XML_HEADER = "<?xml version='1.0' encoding='UTF-8'?><!DOCTYPE collection SYSTEM 'BioC.dtd'>\n"
 
 
@@ -34,10 +38,15 @@ _XML_HEADER = "<?xml version='1.0' encoding='UTF-8'?><!DOCTYPE collection SYSTEM
 
 
 def read_bioc_xml(path: str | os.PathLike[str], repairs: Repairs | None = None) -> list[Document]:
-    """Documents of a BioC XML file; malformed XML is an error with its line and column."""
+    """Documents of a BioC XML file; malformed XML is an error with its line and column, and so is another
+    root element than ``<collection>`` (e.g. PubMed's ``<PubmedArticleSet>``: never zero documents)."""
     path = Path(path)
+    expect_root(path, ("collection",), "BioC XML")
     found = Repairs()
-    documents = [_document(tree, path, found) for tree in _xml_documents(path)]
+    documents = [
+        _document(tree, path, found, f"document #{index + 1}", lambda n=index: _document_line(path, n))
+        for index, tree in enumerate(_xml_documents(path))
+    ]
     return _finish(documents, path, found, repairs)
 
 
@@ -45,13 +54,18 @@ def read_bioc_json(path: str | os.PathLike[str], repairs: Repairs | None = None)
     """Documents of a BioC JSON file (a collection object, or a list of documents)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError:
         raise CorpusFormatError(path, "file not found") from None
     except UnicodeDecodeError as err:
-        raise CorpusFormatError(path, f"not valid UTF-8: byte at offset {err.start}") from None
+        start = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = len(re.findall(rb"\r\n|\r|\n", raw[:start])) + 1
+        raise CorpusFormatError(path, f"not valid UTF-8: byte 0x{raw[start]:02x}", line) from None
     except json.JSONDecodeError as err:
         raise CorpusFormatError(path, f"malformed JSON: {err.msg} (column {err.colno})", err.lineno) from None
+    except RecursionError:
+        raise CorpusFormatError(path, "JSON nested too deeply to be a BioC collection") from None
     items = data.get("documents") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise CorpusFormatError(path, "expected a BioC collection with a 'documents' list")
@@ -60,7 +74,7 @@ def read_bioc_json(path: str | os.PathLike[str], repairs: Repairs | None = None)
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise CorpusFormatError(path, f"documents[{index}] is not an object")
-        documents.append(_document(item, path, found))
+        documents.append(_document(item, path, found, f"documents[{index}]"))
     return _finish(documents, path, found, repairs)
 
 
@@ -92,8 +106,25 @@ def _xml_documents(path: Path) -> Iterator[dict[str, Any]]:
         ) from None
 
 
+def _document_line(path: Path, index: int) -> int | None:
+    """The line of the ``index``-th ``<document>`` start tag (from 0), for messages; ``None`` if not found."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    for number, match in enumerate(re.finditer(rb"<document[\s>/]", data)):
+        if number == index:
+            return len(re.findall(rb"\r\n|\r|\n", data[: match.start()])) + 1
+    return None
+
+
 def _xml_infons(element: ET.Element) -> dict[str, str]:
-    return {infon.get("key", ""): infon.text or "" for infon in element.findall("infon")}
+    """Infons; a value padded with a line break and indentation (pretty-printed XML) is stripped."""
+    infons = {}
+    for infon in element.findall("infon"):
+        value = infon.text or ""
+        infons[infon.get("key", "")] = value.strip() if _padded(value) else value
+    return infons
 
 
 def _xml_tree(element: ET.Element) -> dict[str, Any]:
@@ -139,7 +170,7 @@ def _xml_tree(element: ET.Element) -> dict[str, Any]:
             }
         )
     return {
-        "id": element.findtext("id") or "",
+        "id": (element.findtext("id") or "").strip(),
         "infons": _xml_infons(element),
         "passages": passages,
         "annotations": annotations(element),
@@ -148,36 +179,114 @@ def _xml_tree(element: ET.Element) -> dict[str, Any]:
 
 
 def _integer(value: Any, what: str, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     try:
+        if not isinstance(value, str):
+            raise TypeError
         return int(value)
     except (TypeError, ValueError):
-        raise CorpusFormatError(where, f"{what} must be an integer, found {value!r}") from None
+        raise CorpusFormatError(where, f"{what} must be an integer, found {_shown(value)}") from None
 
 
-def _document(tree: dict[str, Any], path: Path, repairs: Repairs) -> Document:
-    identifier = str(tree.get("id") or "")
-    where = f"{path} document {identifier!r}"
-    if not identifier:
-        raise CorpusFormatError(path, "a document without an <id>")
-    passages, annotations, relations = (
-        [],
-        list(tree.get("annotations") or []),
-        list(tree.get("relations") or []),
+def _shown(value: Any) -> str:
+    kind = {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
     )
-    for p in tree.get("passages") or []:
+    return f"{kind} {json.dumps(value, default=str)[:40]}"
+
+
+def _typed(value: Any, kind: type, what: str, where: str) -> Any:
+    """``value`` when it is of the JSON ``kind`` (``None``: that kind's empty value), else an error saying
+    what was found (BioC JSON with an object where a list belongs, a number where text belongs)."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise CorpusFormatError(where, f"{what} must be {_JSON_KINDS[kind]}, found {_shown(value)}")
+    return value
+
+
+def _objects(value: Any, what: str, where: str) -> list[dict[str, Any]]:
+    items = _typed(value, list, what, where)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise CorpusFormatError(where, f"{what}[{index}] must be an object, found {_shown(item)}")
+    return items
+
+
+def _infons(value: Any, what: str, where: str) -> dict[str, str]:
+    """Infons as text: numbers are written as text, null as empty; lists or objects are an error."""
+    infons = {}
+    for key, item in _typed(value, dict, f"{what} infons", where).items():
+        if isinstance(item, dict | list):
+            raise CorpusFormatError(where, f"{what} infon {key!r} must be text, found {_shown(item)}")
+        infons[str(key)] = "" if item is None else str(item)
+    return infons
+
+
+def _padded(text: str) -> bool:
+    """Whitespace holding a line break at either end (pretty-printed XML)."""
+    return any(
+        "\n" in piece for piece in (text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :])
+    )
+
+
+def _document(
+    tree: dict[str, Any],
+    path: Path,
+    repairs: Repairs,
+    position: str,
+    line: Callable[[], int | None] = lambda: None,
+) -> Document:
+    """One document of the BioC tree; ``position`` (``document #3``, ``documents[2]``) and ``line`` (of its
+    start tag, computed only for a message) name a document whose id is missing or of the wrong type."""
+    raw = tree.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, str | int | type(None)):
+        raise CorpusFormatError(path, f"{position}: its id must be text, found {_shown(raw)}", line())
+    identifier = str(raw if raw is not None else "").strip()
+    if not identifier:
+        raise CorpusFormatError(path, f"{position} has no <id> (or an empty one)", line())
+    where = f"{path} document {identifier!r}"
+    passages = []
+    annotations = list(_objects(tree.get("annotations"), "the document's annotations", where))
+    relations = list(_objects(tree.get("relations"), "the document's relations", where))
+    for index, p in enumerate(_objects(tree.get("passages"), "passages", where)):
+        what = f"passages[{index}]"
         offset = _integer(p.get("offset"), "a passage <offset>", where)
-        text = p.get("text")
+        text = _typed(p.get("text"), str, f"{what} text", where) if p.get("text") is not None else None
+        sentences = _objects(p.get("sentences"), f"{what} sentences", where)
         if text is None:  # text given sentence by sentence
             text = ""
-            for s in p.get("sentences") or []:
+            for s in sentences:
                 start = _integer(s.get("offset"), "a sentence <offset>", where) - offset
-                text = text.ljust(start) + (s.get("text") or "")
-        infons = dict(p.get("infons") or {})
+                text = text.ljust(start) + _typed(s.get("text"), str, f"{what} sentence text", where)
+        infons = _infons(p.get("infons"), what, where)
         passages.append(Passage(offset, text, infons.pop("type", ""), infons))
-        annotations += p.get("annotations") or []
-        for s in p.get("sentences") or []:
-            annotations += s.get("annotations") or []
-        relations += p.get("relations") or []
+        annotations += _objects(p.get("annotations"), f"{what} annotations", where)
+        for s in sentences:
+            annotations += _objects(s.get("annotations"), f"{what} sentence annotations", where)
+        relations += _objects(p.get("relations"), f"{what} relations", where)
+    found = Repairs()
+    try:
+        text, mentions = _assemble(passages, annotations, where, found)
+    except CorpusFormatError as error:  # pretty-printed XML: indentation around the passage texts?
+        if not any(_padded(p.text) for p in passages):
+            raise
+        stripped = [Passage(p.offset, p.text.strip(), p.type, p.infons) for p in passages]
+        found = Repairs()
+        try:
+            text, mentions = _assemble(stripped, annotations, where, found)
+        except CorpusFormatError:
+            raise error from None
+        passages = stripped
+        found.add(PRETTY_PRINTED, where)
+    repairs.merge(found)
+    return Document(identifier, text, passages, mentions, [_relation(r, where) for r in relations], where)
+
+
+def _assemble(
+    passages: list[Passage], annotations: list[dict[str, Any]], where: str, repairs: Repairs
+) -> tuple[str, list[Mention]]:
     text = ""
     for passage in passages:
         if passage.offset < len(text):
@@ -185,8 +294,7 @@ def _document(tree: dict[str, Any], path: Path, repairs: Repairs) -> Document:
                 where, f"passage at offset {passage.offset} overlaps the one before it (ends at {len(text)})"
             )
         text = text.ljust(passage.offset) + passage.text
-    mentions = _mentions(annotations, text, where, repairs)
-    return Document(identifier, text, passages, mentions, [_relation(r) for r in relations], where)
+    return text, _mentions(annotations, text, where, repairs)
 
 
 def _mentions(annotations: list[dict[str, Any]], text: str, where: str, repairs: Repairs) -> list[Mention]:
@@ -194,12 +302,12 @@ def _mentions(annotations: list[dict[str, Any]], text: str, where: str, repairs:
     composites: list[Mention] = []
     for annotation in annotations:
         name = f"annotation {annotation.get('id', '')!r}"
-        infons = dict(annotation.get("infons") or {})
+        infons = _infons(annotation.get("infons"), name, where)
         kind = infons.pop("type", None) or infons.pop("Type", None)
-        if not kind:
-            raise CorpusFormatError(where, f"{name} has no 'type' infon")
+        if not kind or not kind.strip():
+            raise CorpusFormatError(where, f"{name} has no 'type' infon (or an empty one)")
         spans = []
-        for location in annotation.get("locations") or []:
+        for location in _objects(annotation.get("locations"), f"{name} locations", where):
             start = _integer(location.get("offset"), f"{name}: a location offset", where)
             spans.append(
                 (start, start + _integer(location.get("length"), f"{name}: a location length", where))
@@ -208,7 +316,7 @@ def _mentions(annotations: list[dict[str, Any]], text: str, where: str, repairs:
         mention = Mention(
             spans=sorted(spans),
             type=kind,
-            text=annotation.get("text") or "",
+            text=_typed(annotation.get("text"), str, f"{name} text", where),
             ids=[infons[key]] if key and infons[key] else [],
             id=str(annotation.get("id", "")),
             infons=infons,
@@ -235,10 +343,13 @@ def _parent(composites: list[Mention], part: Mention) -> Mention | None:
     return None
 
 
-def _relation(relation: dict[str, Any]) -> list[str]:
-    infons = dict(relation.get("infons") or {})
+def _relation(relation: dict[str, Any], where: str) -> list[str]:
+    infons = _infons(relation.get("infons"), "a relation", where)
     kind = infons.pop("type", None) or infons.pop("relation", None) or ""
-    nodes = [f"{n.get('role', '')}:{n.get('refid', '')}" for n in relation.get("nodes") or []]
+    nodes = [
+        f"{n.get('role', '')}:{n.get('refid', '')}"
+        for n in _objects(relation.get("nodes"), "relation nodes", where)
+    ]
     return [kind, *infons.values(), *nodes]
 
 

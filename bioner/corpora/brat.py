@@ -4,7 +4,9 @@
 ``T`` lines are mentions (``T1<TAB>Type 0 5;7 12<TAB>text``, several ``start end`` pairs for a discontinuous
 one, their texts joined by a space). ``N`` lines (``N1<TAB>Reference T1 db:id<TAB>text``) give a mention its
 ids. ``R``, ``E``, ``A``/``M``, ``*`` and ``#`` lines are kept as read in ``Document.relations`` (counted in
-the log) and written back. A document's id is the file name without ``.ann``.
+the log) and written back. A document's id is the file name without ``.ann``. A folder is read with its
+sub-folders (pairs in them are documents too; two ``.ann`` files of one name are an error naming both); an
+``.ann`` line ends at LF, CRLF or a lone CR.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _OTHER = re.compile(r"[REAMN#*]\d*")
 _SAFE_NAME = re.compile(r"[\w.+-]+")
 _SPAN = re.compile(r"(\d+) (\d+)")
 _LINE_BREAK = re.compile(r"[\r\n]")
+_ANN_LINE_END = re.compile(r"\r\n|\r|\n")
+NO_ANN_FILES = "no .ann files in the folder or its sub-folders"
 
 
 def read_text_exact(path: Path) -> str:
@@ -44,9 +48,18 @@ def read_text_exact(path: Path) -> str:
 def brat_pairs(path: Path, repairs: Repairs) -> list[tuple[Path, Path]]:
     """``(txt, ann)`` pairs of a folder (sorted by name) or of one ``.txt``/``.ann`` file."""
     if path.is_dir():
-        anns = sorted(path.glob("*.ann"))
-        for txt in sorted(set(path.glob("*.txt")) - {a.with_suffix(".txt") for a in anns}):
+        anns = sorted(a for a in path.rglob("*.ann") if not _hidden(a, path))
+        if not anns:
+            raise CorpusFormatError(path, NO_ANN_FILES)
+        texts = {t for t in path.rglob("*.txt") if not _hidden(t, path)}
+        for txt in sorted(texts - {a.with_suffix(".txt") for a in anns}):
             repairs.add(TXT_WITHOUT_ANN, str(txt))
+        first: dict[str, Path] = {}
+        for ann in anns:
+            if first.setdefault(ann.stem, ann) != ann:
+                raise CorpusFormatError(
+                    ann, f"a second document named {ann.stem!r} (first: {first[ann.stem]}): ids are unique"
+                )
     elif path.suffix in (".ann", ".txt"):
         anns = [path.with_suffix(".ann")]
     else:
@@ -60,6 +73,10 @@ def brat_pairs(path: Path, repairs: Repairs) -> list[tuple[Path, Path]]:
             raise CorpusFormatError(txt, f"{ann.name}, the annotations of this text, is missing")
         pairs.append((txt, ann))
     return pairs
+
+
+def _hidden(path: Path, top: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(top).parts)
 
 
 def read_brat(path: str | os.PathLike[str], repairs: Repairs | None = None) -> list[Document]:
@@ -78,8 +95,7 @@ def _read_pair(txt: Path, ann: Path, repairs: Repairs) -> Document:
     mentions: dict[str, Mention] = {}
     references: list[tuple[int, str, str]] = []
     others: list[list[str]] = []
-    for number, line in enumerate(read_text_exact(ann).split("\n"), 1):
-        line = line.removesuffix("\r")
+    for number, line in enumerate(_ANN_LINE_END.split(read_text_exact(ann)), 1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -108,8 +124,17 @@ def _read_pair(txt: Path, ann: Path, repairs: Repairs) -> Document:
                 raise CorpusFormatError(ann, f"annotation id {name} used twice", number)
             mentions[name] = mention
         elif _OTHER.fullmatch(name):
-            if name.startswith("N") and len(fields) >= 2 and fields[1].startswith("Reference "):
-                references.append((number, *fields[1].split(" ", 2)[1:3]))
+            if name.startswith("N") and len(fields) >= 2 and fields[1].startswith("Reference"):
+                reference = fields[1].split(" ", 2)
+                if len(reference) != 3 or not reference[1] or not reference[2]:
+                    raise CorpusFormatError(
+                        ann, f"an N line needs 'N1<TAB>Reference T1 db:id<TAB>text': {line[:80]!r}", number
+                    )
+                references.append((number, reference[1], reference[2]))
+            elif name.startswith("N"):
+                raise CorpusFormatError(
+                    ann, f"an N line needs 'N1<TAB>Reference T1 db:id<TAB>text': {line[:80]!r}", number
+                )
             others.append(fields)
         else:
             raise CorpusFormatError(
@@ -117,7 +142,7 @@ def _read_pair(txt: Path, ann: Path, repairs: Repairs) -> Document:
             )
     kept = []
     for fields in others:
-        if not (fields[0].startswith("N") and fields[1].startswith("Reference ")):
+        if not fields[0].startswith("N"):
             kept.append(fields)
     for number, target, identifier in references:
         if target not in mentions:
@@ -130,8 +155,8 @@ def _read_pair(txt: Path, ann: Path, repairs: Repairs) -> Document:
 
 
 def write_brat(documents: Sequence[Document], directory: str | os.PathLike[str]) -> None:
-    """Write ``<id>.txt`` and ``<id>.ann`` per document into ``directory``. Composite parts (brat has none) and
-    non-brat relation lines (PubTator's) are not written, and counted in the log."""
+    """Write ``<id>.txt`` and ``<id>.ann`` per document into ``directory``. Composite parts (brat has none)
+    and non-brat relation lines (PubTator's) are not written, and counted in the log."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     repairs = Repairs()

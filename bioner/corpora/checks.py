@@ -19,11 +19,13 @@ def check_mention(
     text: str, mention: Mention, where: str, line: int | None, repairs: Repairs, *, part: bool = False
 ) -> None:
     """Raise ``CorpusFormatError`` when a mention's offsets fall outside ``text`` or its text is not the text
-    under its spans; repair (and count) only whitespace differences. A composite part (``part``) whose spans do
-    not cover its text is kept as annotated and counted (BC5CDR's BioC has three)."""
+    under its spans; repair (and count) only whitespace differences. A composite part (``part``) whose spans
+    do not cover its text is kept as annotated and counted (BC5CDR's BioC has three)."""
     at = f"{where}:{line}" if line is not None else where
     if not mention.spans:
         raise CorpusFormatError(where, f"mention {mention.text!r} has no offsets", line)
+    if not mention.type.strip():
+        raise CorpusFormatError(where, f"mention {mention.text!r} has an empty type", line)
     for start, end in mention.spans:
         if not 0 <= start < end <= len(text):
             raise CorpusFormatError(

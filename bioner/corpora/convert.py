@@ -1,4 +1,5 @@
-"""Documents -> BIO sentences (and back), with the project's word styles and sentence splitter (bioner.data.text).
+"""Documents -> BIO sentences (and back), with the project's word styles and sentence splitter
+(bioner.data.text).
 
 Each document's text is cut into words (``tokenize``) and, passage by passage, into sentences
 (``split_sentences``); a passage boundary always ends a sentence. A row is ``id`` (``<document id>-<n>``,
@@ -15,8 +16,8 @@ What BIO cannot hold is decided here, never dropped silently: every mention is c
   ``"drop"`` leaves it out.
 * Overlapping or nested mentions: the longest is kept (then the earlier), the others are left out; an exact
   duplicate (same span and BIO type) is left out as such.
-* Whitespace at the ends of a mention's span is trimmed (adjusted). A mention boundary inside a word splits the
-  word there (the mention is counted as adjusted: "word split at its boundary"). A sentence end inside a
+* Whitespace at the ends of a mention's span is trimmed (adjusted). A mention boundary inside a word splits
+  the word there (the mention is counted as adjusted: "word split at its boundary"). A sentence end inside a
   mention is removed (the sentences are merged, counted).
 """
 
@@ -102,8 +103,8 @@ class ConversionReport:
             )
         lines = [
             f"{self.documents:,} documents, {self.sentences:,} sentences, {self.total():,} mentions "
-            f"({self.words_split:,} words split at a mention boundary, {self.sentences_merged:,} sentence ends "
-            "inside a mention removed).",
+            f"({self.words_split:,} words split at a mention boundary, "
+            f"{self.sentences_merged:,} sentence ends inside a mention removed).",
             "",
             "| type | BIO type | mentions | kept exactly | adjusted | left out |",
             "|---|---|---|---|---|---|",
@@ -325,9 +326,9 @@ def sentences_to_documents(
     ``id``).
 
     With ``documents`` (the originals, matched by id), their text, passages and relations are kept and their
-    mentions replaced by the rows' entities. Otherwise the text is rebuilt: words at their ``char_spans`` (gaps
-    filled with spaces) or joined by single spaces, and each sentence becomes a passage, so that converting
-    the result again gives the same sentences."""
+    mentions replaced by the rows' entities. Otherwise the text is rebuilt: words at their ``char_spans``
+    (gaps filled with spaces) or joined by single spaces, and each sentence becomes a passage, so that
+    converting the result again gives the same sentences."""
     originals = {d.id: d for d in documents or []}
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for index, row in enumerate(rows):

@@ -1,11 +1,12 @@
 """A folder of PubTator, BioC or brat files as the project's train/validation/test ``DatasetDict``.
 
-Splits are found by file (or, for brat, sub-folder) name, case-insensitively: a name containing ``train`` is
-train, ``dev`` or ``valid`` validation (``development``, ``devel``, ``validation``), ``test`` test; files
-whose format is not recognised are ignored. When a folder holds one release in several formats (BioRED:
-PubTator and BioC XML), the first format of ``FORMATS`` that has all three splits is used (PubTator first),
-unless ``format`` says otherwise. A Hub dataset repo of such files (at its top level) is downloaded and read
-the same way (:func:`hub_corpus_dir`).
+Splits are found by file (or, for brat, sub-folder) name, case-insensitively, by whole name tokens: a name
+with the word ``train`` is train, ``dev`` or ``valid`` validation (``development``, ``devel``,
+``validation``), ``test`` test (the markers of ``bioner.data.splits``: ``devices_train.txt`` is train only);
+files whose format is not recognised are ignored. When a folder holds one
+release in several formats (BioRED: PubTator and BioC XML), the first format of ``FORMATS`` that has all three
+splits is used (PubTator first), unless ``format`` says otherwise. A Hub dataset repo of such files (at its
+top level) is downloaded and read the same way (:func:`hub_corpus_dir`).
 """
 
 from __future__ import annotations
@@ -17,36 +18,30 @@ from pathlib import Path
 
 import datasets
 
-from bioner.corpora import FORMAT_ALIASES, FORMATS, detect_format, read_documents
+from bioner.corpora import FORMAT_ALIASES, READ_FORMATS, detect_format, read_documents
 from bioner.corpora.convert import ConversionReport, documents_to_sentences
 from bioner.corpora.problems import CorpusFormatError, Repairs
-from bioner.data.conll import SPLIT_STEMS, DataFormatError, _build_dataset_dict
+from bioner.data.conll import build_dataset_dict
+from bioner.data.files import DataFormatError
+from bioner.data.splits import SPLITS, canonical_split, missing_splits, split_of_file
 from bioner.data.text import DEFAULT_WORD_STYLE
 
 logger = logging.getLogger("bioner.corpora")
 
-SPLIT_MARKERS = {"train": ("train",), "validation": ("dev", "valid"), "test": ("test",)}
 # Names of Hub repo files that may be corpus documents; a repo with table files is left to ``datasets``.
 DOCUMENT_SUFFIXES = (".pubtator", ".txt", ".xml", ".json", ".bioc", ".ann")
 TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
-def split_of(name: str) -> str | None:
-    """The split a file name stands for, or ``None`` (no marker, or markers of several splits)."""
-    lowered = name.lower()
-    found = [split for split, markers in SPLIT_MARKERS.items() if any(m in lowered for m in markers)]
-    return found[0] if len(found) == 1 else None
-
-
 def _formats(format: str | None) -> tuple[str, ...]:
     if format is None:
-        return FORMATS
+        return READ_FORMATS
     key = format.lower()
     if key == "bioc":
         return ("bioc_xml", "bioc_json")
     key = FORMAT_ALIASES.get(key) or key
-    if key not in FORMATS:
-        raise ValueError(f"unknown corpus format {format!r}; expected one of bioc, {', '.join(FORMATS)}")
+    if key not in READ_FORMATS:
+        raise ValueError(f"unknown corpus format {format!r}; expected one of bioc, {', '.join(READ_FORMATS)}")
     return (key,)
 
 
@@ -58,7 +53,7 @@ def find_split_files(directory: str | os.PathLike[str], format: str | None = Non
     wanted = _formats(format)
     found: dict[str, dict[str, list[Path]]] = {}
     for entry in sorted(directory.iterdir()):
-        split = split_of(entry.name)
+        split = split_of_file(entry.name)
         if split is None or entry.name.startswith("."):
             continue
         kind = detect_format(entry)
@@ -68,7 +63,7 @@ def find_split_files(directory: str | os.PathLike[str], format: str | None = Non
         return None
     for kind in wanted:
         splits = found.get(kind, {})
-        if set(splits) != set(SPLIT_STEMS):
+        if set(splits) != set(SPLITS):
             continue
         several = {split: paths for split, paths in splits.items() if len(paths) > 1}
         if several:
@@ -78,7 +73,7 @@ def find_split_files(directory: str | os.PathLike[str], format: str | None = Non
         others = sorted(set(found) - {kind})
         if others:
             logger.info("%s: using the %s files (also found: %s)", directory, kind, ", ".join(others))
-        return {split: splits[split][0] for split in SPLIT_STEMS}
+        return {split: splits[split][0] for split in SPLITS}
     seen = "; ".join(f"{kind}: {', '.join(sorted(s))}" for kind, s in found.items())
     raise CorpusFormatError(
         directory,
@@ -88,13 +83,15 @@ def find_split_files(directory: str | os.PathLike[str], format: str | None = Non
 
 
 def hub_corpus_dir(repo_id: str) -> Path | None:
-    """A local copy of the Hub dataset repo ``repo_id`` when it holds PubTator, BioC or brat files named by split
-    at its top level (as :func:`find_split_files` wants them), else ``None``: a repo with parquet/arrow files, JSON
-    with ``ner_tags`` or no corpus file is a ``tokens``/``ner_tags`` dataset for ``datasets.load_dataset``.
+    """A local copy of the Hub dataset repo ``repo_id`` when it holds PubTator, BioC or brat files named by
+    split at its top level (as :func:`find_split_files` wants them), else ``None``: a repo with parquet/arrow
+    files, JSON with ``ner_tags`` or no corpus file is a ``tokens``/``ner_tags`` dataset for
+    ``datasets.load_dataset``.
 
-    A missing repo is a ``DataFormatError`` naming it. When the Hub cannot be reached, a cached copy is used if
-    there is one; else offline mode (``HF_HUB_OFFLINE=1``) gives ``None`` (``datasets`` may still hold the
-    dataset in its own cache) and so does a network failure (logged), whose error then comes from ``datasets``."""
+    A missing repo is a ``DataFormatError`` naming it. When the Hub cannot be reached, a cached copy is used
+    if there is one; else offline mode (``HF_HUB_OFFLINE=1``) gives ``None`` (``datasets`` may still hold the
+    dataset in its own cache) and so does a network failure (logged), whose error then comes from
+    ``datasets``."""
     from huggingface_hub import HfApi, constants, snapshot_download
     from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
 
@@ -122,7 +119,7 @@ def hub_corpus_dir(repo_id: str) -> Path | None:
         return None  # datasets may hold it in its own cache, and its error names the repo
     if any(f.endswith(TABLE_SUFFIXES) for f in files):
         return None
-    wanted = [f for f in files if split_of(f.split("/")[0]) and f.lower().endswith(DOCUMENT_SUFFIXES)]
+    wanted = [f for f in files if split_of_file(f.split("/")[0]) and f.lower().endswith(DOCUMENT_SUFFIXES)]
     if not wanted:
         return None
     local = Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=wanted))
@@ -171,12 +168,13 @@ def load_document_corpus(
                 directory, "no PubTator, BioC or brat files named by split (train/dev/test)"
             )
         files = found
-    missing = [split for split in SPLIT_STEMS if split not in files]
+    files = {canonical_split(split): path for split, path in files.items()}
+    missing = missing_splits(files)
     if missing:
         raise CorpusFormatError(directory or "files", f"no file for the split(s) {', '.join(missing)}")
     reader_format = None if format in (None, "bioc") else format
     sentences, columns, reports = {}, {}, {}
-    for split in SPLIT_STEMS:
+    for split in SPLITS:
         repairs = Repairs()
         documents = read_documents(files[split], reader_format, repairs)
         report = reports[split] = ConversionReport(repairs=repairs)
@@ -202,7 +200,7 @@ def load_document_corpus(
             report.total("adjusted"),
             report.total("left out"),
         )
-    return _build_dataset_dict(sentences, columns), reports
+    return build_dataset_dict(sentences, columns), reports
 
 
 def parse_entity_types(spec: str | None) -> dict[str, str] | None:

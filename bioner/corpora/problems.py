@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bioner.data.conll import DataFormatError
+from bioner.data.files import DataFormatError
 
 logger = logging.getLogger("bioner.corpora")
 
@@ -20,7 +20,8 @@ SHOWN_EXAMPLES = 3
 
 
 class CorpusFormatError(DataFormatError):
-    """A corpus file that cannot be read; the message starts with ``file:line`` or ``file`` and a document id."""
+    """A corpus file that cannot be read; the message starts with ``file:line``, or ``file`` and a document
+    id."""
 
     def __init__(self, where: str | os.PathLike[str], message: str, line: int | None = None) -> None:
         super().__init__(where, message, line)

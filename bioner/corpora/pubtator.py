@@ -5,8 +5,11 @@ Mention lines are ``PMID<TAB>start<TAB>end<TAB>text<TAB>type[<TAB>ids[<TAB>parts
 ``D006470|D003556``, BioRED's ``p|SUB|E|333|D``: a ``|`` is not always a separator). A composite mention's 7th
 field lists its parts' texts separated by ``|``; each part is located, word by word and left to right, inside
 the composite's span (so ``end-stage or malignant liver disease`` -> ``end-stage`` + ``liver disease``), and
-gets the matching id when the ids field has one per part. Any other tab-separated line is a relation and is
-kept as read. A document may end without a blank line or the file without a final newline; CRLF reads as LF.
+gets the matching id when the ids field has one per part. A relation line (4 or 5 fields, the second a type
+without digits: ``CID``, ``Association``) is kept as read; any other line is an error naming it, so a mention
+whose offsets are not plain integers is never taken for a relation. A mention's type may not be empty, and a
+file without documents is an error. A document may end without a blank line or the file without a final
+newline; CRLF and a lone CR read as LF.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from pathlib import Path
 from bioner.corpora.checks import check_mention
 from bioner.corpora.model import Document, Mention, Passage
 from bioner.corpora.problems import CorpusFormatError, Repairs
-from bioner.data.conll import DataFormatError, read_utf8_lines
+from bioner.data.files import DataFormatError, read_utf8_lines
 
 logger = logging.getLogger("bioner.corpora")
 
 _TEXT_LINE = re.compile(r"([^|\t]+)\|([ta])\|(.*)")
 _INTEGER = re.compile(r"-?\d+")
+_RELATION_TYPE = re.compile(r"[A-Za-z][A-Za-z_-]*")  # CID, Association, Positive_Correlation: no digit
 DUPLICATE = "duplicate document, identical copy (kept once)"
 PART_NOT_FOUND = "composite part not found in its mention's text (kept without offsets)"
 DISCONTINUOUS_WRITTEN = "discontinuous mention written as its covering span (PubTator holds one span)"
@@ -51,7 +55,8 @@ def read_lines(path: Path) -> list[str]:
 
 
 def read_pubtator(path: str | os.PathLike[str], repairs: Repairs | None = None) -> list[Document]:
-    """Documents of a PubTator file, in file order; identical duplicate documents are kept once and counted."""
+    """Documents of a PubTator file, in file order; identical duplicate documents are kept once and
+    counted."""
     path = Path(path)
     lines = read_lines(path)
     title_lines: dict[str, int] = {}
@@ -103,10 +108,21 @@ def read_pubtator(path: str | os.PathLike[str], repairs: Repairs | None = None) 
                 raise CorpusFormatError(
                     path, f"a mention line has 5 to 7 tab-separated fields, found {len(fields)}", number
                 )
+            if not fields[4].strip():
+                raise CorpusFormatError(path, f"mention {fields[3]!r} has an empty type field", number)
             draft.mentions.append((number, fields))
-        else:
+        elif _RELATION_TYPE.fullmatch(fields[1]) and len(fields) in (4, 5):  # BC5CDR: 4 fields, BioRED: 5
             draft.relations.append(fields[1:])
+        else:  # a mention whose offsets are not plain integers: never read as a relation
+            raise CorpusFormatError(
+                path,
+                f"not a mention line (offsets {fields[1]!r} and {fields[2]!r} are not both plain integers)"
+                " nor a relation line (id<TAB>Type<TAB>arg<TAB>arg[<TAB>arg], a type without digits)",
+                number,
+            )
     finish()
+    if not documents:
+        raise CorpusFormatError(path, "no documents (the file is empty or holds no id|t|title line)")
     found.log(path)
     if repairs is not None:
         repairs.merge(found)

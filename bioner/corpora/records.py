@@ -1,8 +1,8 @@
 """tag.py's JSON Lines output as corpus documents, and a reader for any document format the project scores.
 
 A record is ``{"id", "text", "entities": [{"start", "end", "text", "type", ...}]}`` with character offsets
-into ``text`` (end exclusive), as ``bioner.tagging.entities`` writes it; ``text`` may be left out (offsets are then
-taken as given). Every problem is a `RecordFormatError` that names the file and line.
+into ``text`` (end exclusive), as ``bioner.tagging.entities`` writes it; ``text`` may be left out (offsets are
+then taken as given). Every problem is a `RecordFormatError` that names the file and line.
 """
 
 from __future__ import annotations

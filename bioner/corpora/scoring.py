@@ -7,12 +7,14 @@ gold mention under its own, so a right span with the wrong type is one false pos
 The matching itself is the token-level metric's (`metrics.bio_ner.scoring.compute_entity_scores`), run on
 character offsets of the documents laid end to end, so every scheme (strict, exact, partial, ent_type), the
 per-type scores and the length bins mean what they mean in the token-level report. A mention's length is the
-number of words (under ``word_style``, `bioner.data.text.tokenize`) of the gold document's text that it overlaps.
+number of words (under ``word_style``, `bioner.data.text.tokenize`) of the gold document's text that it
+overlaps.
 
 What the formats allow but the definition does not settle is decided and counted: a mention listed twice (same
 document, type, start and end) counts once; a discontinuous mention is scored by its extent (first start, last
 end); a composite mention is scored as the one mention it is (its parts are not scored on their own). A gold
-document without predictions counts its mentions as missed; a predicted document that gold lacks is an error.
+document without predictions counts its mentions as missed; a predicted document that gold lacks is an error;
+so is a predicted mention whose text is not the gold text at its offsets (never scored as a match).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
-from bioner.corpora.model import Document
+from bioner.corpora.checks import covered_text
+from bioner.corpora.model import Document, Mention
 from bioner.corpora.problems import Repairs
 from bioner.data.text import DEFAULT_WORD_STYLE, tokenize
 from metrics.bio_ner.scoring import compute_entity_scores
@@ -30,7 +33,8 @@ SHOWN = 5  # unknown documents named in an error
 
 
 class DocumentScoringError(ValueError):
-    """Gold and predicted documents that cannot be paired; the message names the documents and their sources."""
+    """Gold and predicted documents that cannot be paired; the message names the documents and their
+    sources."""
 
 
 def score_documents(
@@ -71,9 +75,11 @@ def score_documents(
             for mention in document.mentions if document is not None else []:
                 if reference.text and mention.end > len(reference.text):
                     raise DocumentScoringError(
-                        f"{document.source or name}: document {key!r}: {name} mention {mention.text!r} ends at "
-                        f"{mention.end}, beyond the gold text ({len(reference.text)} characters)"
+                        f"{document.source or name}: document {key!r}: {name} mention {mention.text!r} "
+                        f"ends at {mention.end}, beyond the gold text ({len(reference.text)} characters)"
                     )
+                if name == "predicted" and reference.text:
+                    _check_mention_text(reference, mention, document)
                 if mention.is_discontinuous:
                     counted.add(
                         f"{name} discontinuous mentions scored by their extent", f"{key} {mention.text!r}"
@@ -113,6 +119,22 @@ def _by_id(documents: Sequence[Document], name: str) -> dict[str, Document]:
     return by_id
 
 
+def _check_mention_text(gold: Document, mention: Mention, predicted: Document) -> None:
+    """A predicted mention that carries text must have the gold text at its offsets (whitespace aside): else
+    its offsets were made on another text, and a match there would be a false one."""
+    if not mention.text:
+        return
+    covered = covered_text(gold.text, mention)
+    if mention.text == covered or mention.text.split() == covered.split():
+        return
+    spans = ",".join(f"{start}-{end}" for start, end in mention.spans)
+    raise DocumentScoringError(
+        f"{predicted.source or 'predictions'}: document {gold.id!r}: predicted mention {mention.text!r} at "
+        f"{spans} covers {covered!r} in the gold text ({gold.source or 'gold'}); offsets made on another "
+        "text would not compare"
+    )
+
+
 def _check_text(gold: Document, predicted: Document) -> None:
     """Offsets only compare over the same text: when both documents carry text, it must be the same."""
     if not gold.text or not predicted.text or gold.text == predicted.text:
@@ -122,7 +144,7 @@ def _check_text(gold: Document, predicted: Document) -> None:
         min(len(gold.text), len(predicted.text)),
     )
     raise DocumentScoringError(
-        f"{predicted.source or 'predictions'}: document {gold.id!r}: the predicted text differs from the gold "
-        f"text ({gold.source or 'gold'}) at character {at}: gold {gold.text[at : at + 20]!r}, predicted "
+        f"{predicted.source or 'predictions'}: document {gold.id!r}: the predicted text differs from the "
+        f"gold text ({gold.source or 'gold'}) at character {at}: gold {gold.text[at : at + 20]!r}, predicted "
         f"{predicted.text[at : at + 20]!r}; offsets would not compare (tag the gold documents themselves)"
     )

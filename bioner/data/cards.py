@@ -10,7 +10,8 @@ import datasets
 from huggingface_hub import DatasetCardData
 
 from bioner.data.conll import label_names
-from bioner.data.stats import LENGTH_BINS, PAPER_COUNTS, SPLITS
+from bioner.data.splits import SPLITS
+from bioner.data.stats import LENGTH_BINS, PAPER_COUNTS
 
 _MTL = "`cambridgeltl/MTL-Bioinformatics-2016` @ `df0df02f`"
 _MTL_TERMS = "data under CC BY 4.0 per the MTL repository README (code under MIT)"
@@ -43,11 +44,11 @@ SOURCES: dict[str, dict[str, str]] = {
         "license": "other",
         "source": f"JNLPBA 2004 (GENIA). Dev and test: MTL `data/JNLPBA` files from {_MTL}. Train: rebuilt "
         "from GENIA POS tokens and `spyysalo/jnlpba` standoff annotations.",
-        "terms": "GENIA Project License: annotations under CC BY 3.0 ('Corpus annotations (c) GENIA Project'); "
-        "abstracts under the PubMed terms",
-        "notes": "Train was rebuilt because the original file could not be obtained; it has 2 sentences fewer "
-        "than the paper (GENIA POS has 2 sentence breaks fewer). Its entity counts per type plus dev equal "
-        "the published JNLPBA training counts.",
+        "terms": "GENIA Project License: annotations under CC BY 3.0 ('Corpus annotations (c) GENIA "
+        "Project'); abstracts under the PubMed terms",
+        "notes": "Train was rebuilt because the original file could not be obtained; it has 2 sentences "
+        "fewer than the paper (GENIA POS has 2 sentence breaks fewer). Its entity counts per type plus dev "
+        "equal the published JNLPBA training counts.",
     },
     "biored": {
         "pretty_name": "BioRED (NER instances, BIO)",
@@ -72,7 +73,8 @@ SOURCES: dict[str, dict[str, str]] = {
     "reddit_impacts": {
         "pretty_name": "Reddit-Impacts (BIO)",
         "license": "other",
-        "source": "Reddit-Impacts (Ge et al., 2024); not publicly released, available from its authors on request.",
+        "source": "Reddit-Impacts (Ge et al., 2024); not publicly released, available from its authors "
+        "on request.",
         "terms": "obtained from the authors; do not redistribute without their permission",
         "notes": "Not included in the shared data.",
     },

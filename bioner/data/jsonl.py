@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from bioner.data.conll import DataFormatError, read_utf8_lines
+from bioner.data.files import DataFormatError, read_utf8_lines
 
 
 def read_jsonl_objects(path: str | Path, error: type[Exception]) -> Iterator[tuple[str, dict]]:
@@ -24,6 +24,8 @@ def read_jsonl_objects(path: str | Path, error: type[Exception]) -> Iterator[tup
             record = json.loads(line)
         except json.JSONDecodeError as problem:
             raise error(f"{where}: not valid JSON ({problem.msg} at column {problem.colno})") from None
+        except RecursionError:
+            raise error(f"{where}: JSON nested too deeply") from None
         if not isinstance(record, dict):
             raise error(f"{where}: expected a JSON object, got {type(record).__name__}")
         yield where, record

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 import datasets
 
 from bioner.data.conll import label_names
+from bioner.data.splits import SPLITS
 from metrics.bio_ner.scoring import extract_entities
 
-SPLITS = ("train", "validation", "test")
 LENGTH_BINS = ("1", "2", "3+")
 
-# The seed paper's Table I (sentences / instances per split) and Table II (test entities by length in tokens,
-# with the percentages as printed there: they are truncated, not rounded, e.g. 2,620 / 8,662 = 30.247 -> 30.24).
+# The seed paper's Table I (sentences / instances per split) and Table II (test entities by length in
+# tokens, with the percentages as printed there: they are truncated, not rounded, e.g. 2,620 / 8,662 =
+# 30.247 -> 30.24).
 PAPER_COUNTS: dict[str, dict[str, dict[str, int | float]]] = {
     "jnlpba": {
         "sentences": {"train": 16807, "validation": 1739, "test": 3856},

@@ -5,21 +5,23 @@ styles, which ``infer_word_style`` tells apart from a corpus's tokens:
 
 ``split`` (BC5CDR, BioRED, ChemProt, NCBI-disease, BC2GM: PubTator-style tokenization)
     A word is a maximal run of letters, digits and combining marks; every other visible character is a word of
-    its own. ``IL-2`` -> ``IL - 2``, ``Ca2+`` -> ``Ca2 +``, ``5-HT`` -> ``5 - HT``, ``4.5`` -> ``4 . 5``. In these
-    corpora no multi-character token contains a non-alphanumeric character (checked on every train split).
+    its own. ``IL-2`` -> ``IL - 2``, ``Ca2+`` -> ``Ca2 +``, ``5-HT`` -> ``5 - HT``, ``4.5`` -> ``4 . 5``. In
+    these corpora no multi-character token contains a non-alphanumeric character (checked on every train
+    split).
 ``genia`` (JNLPBA: GENIA tokenization)
-    Whitespace-separated chunks keep their inner ``-``, ``/``, ``+``, ``.``, ``:`` and ``'`` (``IL-2``, ``Ca2+``,
-    ``5-HT``, ``CD4+``, ``NK3.3``, ``5'-flanking`` stay one word); brackets, ``,``, ``;``, ``%``, ``=``, ``<``,
-    ``>`` and double quotes are always words of their own, and ``.``, ``:``, ``?``, ``!``, ``'`` and a ``'s``
-    clitic are split off the end of a chunk.
+    Whitespace-separated chunks keep their inner ``-``, ``/``, ``+``, ``.``, ``:`` and ``'`` (``IL-2``,
+    ``Ca2+``, ``5-HT``, ``CD4+``, ``NK3.3``, ``5'-flanking`` stay one word); brackets, ``,``, ``;``, ``%``,
+    ``=``, ``<``, ``>`` and double quotes are always words of their own, and ``.``, ``:``, ``?``, ``!``, ``'``
+    and a ``'s`` clitic are split off the end of a chunk.
 
-Whitespace, control and format characters (zero-width space, BOM, soft hyphen) separate words and are never part
-of one, so ``text[start:end]`` of a word or an entity is always its exact surface form.
+Whitespace, control and format characters (zero-width space, BOM, soft hyphen) separate words and are never
+part of one, so ``text[start:end]`` of a word or an entity is always its exact surface form.
 
 Sentences end after ``.``, ``?`` or ``!`` (plus any closing brackets or quotes glued to it) when whitespace
 follows and the next word starts with an upper-case letter, a digit or an opening bracket, unless the word
-before the stop is a single letter (initials, ``e.g.``) or a known abbreviation (``et al.``, ``Fig.``, ``vs.``);
-a blank line always ends one. Sentences longer than a model's input are windowed by the taggers, never cut.
+before the stop is a single letter (initials, ``e.g.``) or a known abbreviation (``et al.``, ``Fig.``,
+``vs.``); a blank line always ends one. Sentences longer than a model's input are windowed by the taggers,
+never cut.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ _STOPS = frozenset(".?!")
 _CLOSERS = frozenset(")]}\"'”’»")
 _OPENERS = frozenset("([{\"'“‘«")
 _ABBREVIATIONS = frozenset(
-    "al approx ca cf dr e.g ed eds eg eq eqn etc fig figs i.e ie inc mr mrs ms no nos pp ref refs resp st sp spp"
-    " subsp vol vs".split()
+    "al approx ca cf dr e.g ed eds eg eq eqn etc fig figs i.e ie inc mr mrs ms no nos pp ref refs resp st sp"
+    " spp subsp vol vs".split()
 )
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 

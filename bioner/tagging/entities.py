@@ -11,8 +11,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bioner.corpora.model import Document
 from bioner.data.text import Span, split_sentences, tokenize
-from bioner.tagging.inputs import Document
 from metrics.bio_ner.scoring import extract_entities
 
 

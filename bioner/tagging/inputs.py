@@ -1,5 +1,6 @@
 """Documents to tag: raw text from strings, ``.txt`` and JSONL files, pre-tokenized words from JSONL/CoNLL, or
 annotated corpora (PubTator, BioC XML/JSON, brat: their ids and passages are kept, their mentions not used).
+Each is a :class:`bioner.corpora.model.Document` (pre-tokenized ones with ``words``).
 
 Every problem with an input stops the run with an ``InputFormatError`` that names the file and line.
 """
@@ -9,43 +10,27 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioner.corpora import detect_format
-from bioner.corpora import read_documents as read_corpus
-from bioner.corpora.model import Passage
-from bioner.data.conll import DataFormatError, read_conll, read_utf8_lines
+from bioner.corpora import READ_FORMATS as CORPUS_FORMATS
+from bioner.corpora import detect_format, read_documents
+from bioner.corpora.model import Document
+from bioner.data.conll import read_conll
+from bioner.data.files import DataFormatError, read_utf8_lines
 from bioner.data.jsonl import read_jsonl_objects
 
 logger = logging.getLogger(__name__)
 
-CORPUS_FORMATS = ("pubtator", "bioc_xml", "bioc_json", "brat")
 INPUT_FORMATS = ("auto", "txt", "jsonl", "conll", *CORPUS_FORMATS)
 TXT_UNITS = ("file", "line")
-_SUFFIX_FORMATS = {".jsonl": "jsonl", ".tsv": "conll", ".conll": "conll", ".xml": "bioc_xml"}
+_SUFFIX_FORMATS = {".jsonl": "jsonl", ".tsv": "conll", ".conll": "conll"}  # XML: by its root element
 
 
 class InputFormatError(ValueError):
     """An input file that cannot be read as documents; the message starts with ``file:line``."""
 
 
-@dataclass
-class Document:
-    """One unit of output. Raw text is cut into words and sentences by ``bioner.data.text``; pre-tokenized
-    ``words`` are kept as they are, as one sentence, and ``text`` is then the words joined by single spaces."""
-
-    id: str
-    text: str
-    words: list[str] | None = None
-    passages: list[Passage] = field(default_factory=list)  # from PubTator/BioC/brat: sentences stay inside
-
-    @classmethod
-    def from_words(cls, id: str, words: Sequence[str]) -> Document:
-        return cls(id=id, text=" ".join(words), words=list(words))
-
-
-def read_documents(
+def read_inputs(
     paths: Sequence[str | Path],
     *,
     input_format: str = "auto",
@@ -54,8 +39,9 @@ def read_documents(
     tokens_field: str = "tokens",
     id_field: str = "id",
 ) -> list[Document]:
-    """Documents of all ``paths`` in order (a brat input is a folder or a ``.ann``/``.txt`` pair). ``txt_unit``:
-    one document per ``.txt`` file or per non-blank line. With ``input_format="auto"`` see `input_format_of`."""
+    """Documents to tag of all ``paths`` in order (a brat input is a folder or a ``.ann``/``.txt`` pair).
+    ``txt_unit``: one document per ``.txt`` file or per non-blank line. With ``input_format="auto"`` see
+    `input_format_of`."""
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"--input_format must be one of {', '.join(INPUT_FORMATS)}, not {input_format!r}")
     if txt_unit not in TXT_UNITS:
@@ -75,10 +61,11 @@ def read_documents(
 
 
 def input_format_of(path: Path) -> str:
-    """The format of an input, for ``--input_format auto``: ``.jsonl``, ``.tsv``/``.conll`` and ``.xml`` (BioC)
-    by suffix; ``.json`` is BioC JSON unless its first line is a whole JSON object without ``documents``
-    (JSONL); anything else by content (`bioner.corpora.detect_format`: PubTator, BioC, or brat for a folder
-    or a ``.txt`` beside its ``.ann``), else raw text."""
+    """The format of an input, for ``--input_format auto``: ``.jsonl`` and ``.tsv``/``.conll`` by suffix;
+    ``.json`` is BioC JSON unless its first line is a whole JSON object without ``documents`` (JSONL);
+    anything else by content (`bioner.corpora.detect_format`: PubTator, XML by its root element, plain or
+    gzipped: PubMed, JATS or BioC, another root an error; brat for a folder or a ``.txt`` beside its
+    ``.ann``), else raw text."""
     suffix = path.suffix.lower()
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
@@ -100,13 +87,13 @@ def _first_line_is_record(path: Path) -> bool:
 def _read_corpus(path: Path, kind: str) -> list[Document]:
     """Documents of an annotated corpus file (or brat folder), with their ids and passages."""
     try:
-        corpus = read_corpus(path, kind)
+        corpus = read_documents(path, kind)
     except DataFormatError as error:  # CorpusFormatError included: file:line or document id
         raise InputFormatError(str(error)) from None
     annotated = sum(len(document.mentions) for document in corpus)
     if annotated:
         logger.info("%s: %d annotated mention(s) in the input are not used for tagging", path, annotated)
-    return [Document(id=d.id, text=d.text, passages=list(d.passages)) for d in corpus]
+    return [Document(id=d.id, text=d.text, passages=list(d.passages), source=d.source) for d in corpus]
 
 
 def _lines(path: Path) -> list[str]:
@@ -160,6 +147,7 @@ def _read_jsonl(path: Path, text_field: str, tokens_field: str, id_field: str) -
         else:
             raise InputFormatError(
                 f"{where}: no '{text_field}' (raw text) or '{tokens_field}' (words) field; "
-                f"the record has {', '.join(map(repr, record)) or 'no fields'} (see --text_field/--tokens_field)"
+                f"the record has {', '.join(map(repr, record)) or 'no fields'} "
+                "(see --text_field/--tokens_field)"
             )
     return documents

@@ -18,7 +18,8 @@ from bioner.corpora import FORMATS, Document, Mention, Passage, read_documents, 
 from bioner.corpora.convert import ConversionReport, documents_to_sentences, sentences_to_documents
 from bioner.corpora.dataset import find_split_files, parse_entity_types
 from bioner.corpora.problems import CorpusFormatError
-from bioner.data.conll import label_names, load_ner_dataset, read_conll
+from bioner.corpora.sources import load_ner_dataset
+from bioner.data.conll import label_names, read_conll
 from bioner.data.text import tokenize
 from tests.helpers import CORPORA_DIR, DATA_DIR
 

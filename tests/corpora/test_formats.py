@@ -1,8 +1,8 @@
 """Corpus readers and writers (bioner.corpora): PubTator, BioC XML/JSON, brat; the quirks of the real
 releases, the errors and the counted repairs.
 
-The tests on the releases read ``BIONER_CORPORA_DIR`` (default ``../shared/corpora``) and are skipped only when
-that folder does not exist.
+The tests on the releases read ``BIONER_CORPORA_DIR`` (default ``../shared/corpora``) and are skipped only
+when that folder does not exist.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bioner.corpora import (
 )
 from bioner.corpora.checks import PART_MISMATCH, TEXT_TRIMMED
 from bioner.corpora.pubtator import DUPLICATE, locate_words
-from bioner.data.conll import DataFormatError
+from bioner.data.files import DataFormatError
 from tests.helpers import CORPORA_DIR
 
 CORPORA = CORPORA_DIR
@@ -98,7 +98,10 @@ def test_locate_words_needs_whole_words() -> None:
 
 
 def test_part_not_found_is_kept_without_offsets_and_counted(tmp_path: Path) -> None:
-    text = "1|t|renal and liver failure\n1\t0\t23\trenal and liver failure\tDisease\tD1\trenal failure|heart failure\n"
+    text = (
+        "1|t|renal and liver failure\n"
+        "1\t0\t23\trenal and liver failure\tDisease\tD1\trenal failure|heart failure\n"
+    )
     repairs = Repairs()
     [document] = read_documents(write(tmp_path, text), repairs=repairs)
     assert [p.spans for p in document.mentions[0].parts] == [[(0, 5), (16, 23)], []]
@@ -106,7 +109,10 @@ def test_part_not_found_is_kept_without_offsets_and_counted(tmp_path: Path) -> N
 
 
 def test_ncbi_quirks_duplicate_document_and_trailing_spaces(tmp_path: Path, caplog) -> None:
-    doc = "8528200|t|Epilepsy and febrile seizures.\n8528200\t0\t8\tEpilepsy  \tSpecificDisease\tOMIM:604233|D004827+x\n"
+    doc = (
+        "8528200|t|Epilepsy and febrile seizures.\n"
+        "8528200\t0\t8\tEpilepsy  \tSpecificDisease\tOMIM:604233|D004827+x\n"
+    )
     path = write(tmp_path, doc + "\n" + doc)
     repairs = Repairs()
     with caplog.at_level(logging.WARNING, "bioner.corpora"):
@@ -196,13 +202,14 @@ BIOC = """<?xml version='1.0' encoding='UTF-8'?><!DOCTYPE collection SYSTEM 'Bio
 <passage><infon key="type">title</infon><offset>0</offset>
 <text>Ocular and auditory toxicity.</text>
 <annotation id='0'><infon key="type">Disease</infon><infon key="CompositeRole">CompositeMention</infon>
-<infon key="MESH">D014786|D006311</infon><location offset='0' length='28' /><text>Ocular and auditory toxicity</text>
-</annotation>
+<infon key="MESH">D014786|D006311</infon><location offset='0' length='28' />
+<text>Ocular and auditory toxicity</text></annotation>
 <annotation id='1'><infon key="type">Disease</infon><infon key="CompositeRole">IndividualMention</infon>
 <infon key="MESH">D014786</infon><location offset='0' length='6' /><location offset='20' length='8' />
 <text>Ocular toxicity</text></annotation>
 <annotation id='2'><infon key="type">Disease</infon><infon key="CompositeRole">IndividualMention</infon>
-<infon key="MESH">D006311</infon><location offset='10' length='17' /><text>auditory toxicity</text></annotation>
+<infon key="MESH">D006311</infon><location offset='10' length='17' />
+<text>auditory toxicity</text></annotation>
 </passage>
 <passage><infon key="type">abstract</infon><offset>40</offset><text>Desferrioxamine helps.</text>
 <annotation id='3'><infon key="type">Chemical</infon><infon key="MESH">D003676</infon>
@@ -251,15 +258,16 @@ def test_bioc_json_reads_like_xml(tmp_path: Path) -> None:
         ("c.json", '{"source": "x"}', "expected a BioC collection with a 'documents' list"),
         (
             "c.xml",
-            "<collection><document><id>7</id><passage><offset>0</offset><text>Aspirin</text><annotation id='a'>"
-            "<infon key='type'>Chemical</infon><location offset='0' length='9'/><text>Aspirin</text></annotation>"
-            "</passage></document></collection>",
+            "<collection><document><id>7</id><passage><offset>0</offset><text>Aspirin</text>"
+            "<annotation id='a'><infon key='type'>Chemical</infon><location offset='0' length='9'/>"
+            "<text>Aspirin</text></annotation></passage></document></collection>",
             r"document '7' annotation 'a': mention 'Aspirin' has offsets 0-9 outside the document text",
         ),
         (
             "c.xml",
-            "<collection><document><id>7</id><passage><offset>0</offset><text>Aspirin</text><annotation id='a'>"
-            "<location offset='0' length='7'/><text>Aspirin</text></annotation></passage></document></collection>",
+            "<collection><document><id>7</id><passage><offset>0</offset><text>Aspirin</text>"
+            "<annotation id='a'><location offset='0' length='7'/><text>Aspirin</text></annotation>"
+            "</passage></document></collection>",
             r"document '7': annotation 'a' has no 'type' infon",
         ),
         (

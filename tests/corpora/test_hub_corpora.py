@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bioner.data.conll import label_names, load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
+from bioner.data.conll import label_names
 from tests.fixtures.fakehub import Blob, FakeHub, Repo, serve
 from tests.helpers import ROOT
 
@@ -27,7 +28,8 @@ SENTENCES = {
 # Loads each name given on the command line; one JSON line: {name: rows and labels, or the error}.
 LOADER = """
 import json, os, sys
-from bioner.data.conll import label_names, load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
+from bioner.data.conll import label_names
 out = {}
 for name in sys.argv[1:]:
     try:
@@ -102,7 +104,8 @@ def as_loaded(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def hub_corpora(tmp_path_factory):
-    """The fake Hub with both repos, the home whose cache an online load filled, and what that load returned."""
+    """The fake Hub with both repos, the home whose cache an online load filled, and what that load
+    returned."""
     with serve() as hub:
         for repo_id, files in corpus_files().items():
             put_dataset_repo(hub, repo_id, files)

@@ -1,8 +1,8 @@
 """Document-level scoring (bioner.corpora.scoring, evaluate_ner.py --gold): mentions by document, type and
 character offsets, as the BioCreative V CDR evaluation defines them, with the token-level metric's matching.
 
-The test on the real BC5CDR test set reads ``BIONER_CORPORA_DIR`` (default ``../shared/corpora``) and is skipped
-only when that folder does not exist.
+The test on the real BC5CDR test set reads ``BIONER_CORPORA_DIR`` (default ``../shared/corpora``) and is
+skipped only when that folder does not exist.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def as_documents(tagged, column: int, separator: str) -> list[Document]:
 @settings(max_examples=150, deadline=None)
 @given(tagged_documents(), st.sampled_from([" ", "\n", "  "]))
 def test_word_aligned_mentions_score_as_the_token_level_metric(tagged, separator):
-    """When every boundary falls on a word boundary, document-level scores are the token-level metric's: strict
-    (the CDR definition), exact and relaxed, overall, per type, and by length (in words)."""
+    """When every boundary falls on a word boundary, document-level scores are the token-level metric's:
+    strict (the CDR definition), exact and relaxed, overall, per type, and by length (in words)."""
     sentences = [sentence for sentences in tagged for sentence in sentences]
     tokens = compute_ner_scores([s[2] for s in sentences], [s[1] for s in sentences])
     gold, predicted = as_documents(tagged, 1, separator), as_documents(tagged, 2, separator)
@@ -237,9 +237,15 @@ def test_entity_scores_refuse_repeats_and_malformed_entities():
 
 def write_records(path: Path, documents: list[Document]) -> Path:
     lines = [
-        {"id": d.id, "text": d.text, "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type} for m in d.mentions]}
+        {
+            "id": d.id,
+            "text": d.text,
+            "entities": [
+                {"start": m.start, "end": m.end, "text": m.text, "type": m.type} for m in d.mentions
+            ],
+        }
         for d in documents
-    ]  # fmt: skip
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
 
@@ -282,14 +288,26 @@ def test_jsonl_records_checked_line_by_line(tmp_path):
         "entities": [{"start": 3, "end": 5, "text": "cd", "type": "X", "score": 0.5}],
     }
     cases = [
-        ({"id": "d1", "text": "ab", "entities": [{"start": 0, "end": 3, "type": "X"}]}, r"p.jsonl:2: entity 0: end 3 is beyond"),
-        ({"id": "d1", "text": "ab", "entities": [{"start": 0, "end": 1, "text": "b", "type": "X"}]}, r"p.jsonl:2: entity 0: 'text' 'b' is not text\[0:1\] = 'a'"),
-        ({"id": "d2", "entities": [{"start": 1, "end": 1, "type": "X"}]}, r"p.jsonl:2: entity 0: 'start' and 'end'"),
+        (
+            {"id": "d1", "text": "ab", "entities": [{"start": 0, "end": 3, "type": "X"}]},
+            r"p.jsonl:2: entity 0: end 3 is beyond",
+        ),
+        (
+            {"id": "d1", "text": "ab", "entities": [{"start": 0, "end": 1, "text": "b", "type": "X"}]},
+            r"p.jsonl:2: entity 0: 'text' 'b' is not text\[0:1\] = 'a'",
+        ),
+        (
+            {"id": "d2", "entities": [{"start": 1, "end": 1, "type": "X"}]},
+            r"p.jsonl:2: entity 0: 'start' and 'end'",
+        ),
         ({"id": "d2", "entities": [{"start": 0, "end": 1, "type": ""}]}, r"p.jsonl:2: entity 0: 'type'"),
         ({"id": "d2", "text": "ab"}, r"p.jsonl:2: expected a list field 'entities'"),
         ({"text": "ab", "entities": []}, r"p.jsonl:2: expected a non-empty string or integer 'id'"),
-        ({"id": "d1", "text": "ab cd", "entities": []}, r"p.jsonl:2: id 'd1' repeats the record at .*p.jsonl:1"),
-    ]  # fmt: skip
+        (
+            {"id": "d1", "text": "ab cd", "entities": []},
+            r"p.jsonl:2: id 'd1' repeats the record at .*p.jsonl:1",
+        ),
+    ]
     for bad, message in cases:
         path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
         with pytest.raises(RecordFormatError, match=message):

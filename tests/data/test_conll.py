@@ -1,33 +1,25 @@
-"""Tests for reading BIO/CoNLL files, the demo corpus, dataset loading and the Table I/II statistics.
-
-The real-data test checks the counts published in shared/data/README.md; it is skipped only when the data
-folder (``BIONER_DATA_DIR``, default ``../shared/data``) does not exist.
-"""
+"""BIO/CoNLL sentences (bioner.data.conll): reading files (errors name file:line), IOB1 repair, writing, and
+the project's ``DatasetDict`` of a folder of split files."""
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import types
 from pathlib import Path
 
 import datasets
 import pytest
 
-import prepare_datasets
 from bioner.data.conll import (
-    DataFormatError,
-    _load_from_hub,
+    DOCUMENT_FEATURES,
+    build_dataset_dict,
+    check_tag,
     label_names,
-    load_ner_dataset,
+    load_conll_dir,
     read_conll,
-    resolve_data_dir,
     write_conll,
 )
 from bioner.data.demo import make_demo_splits
-from metrics.bio_ner.scoring import extract_entities
-from tests.helpers import DATA_DIR
+from bioner.data.files import DataFormatError
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "f.tsv") -> Path:
@@ -141,38 +133,14 @@ def test_strict_bio_raises_at_first_case(tmp_path: Path) -> None:
         read_conll(path, strict_bio=True)
 
 
-# --- the demo corpus -----------------------------------------------------------------------------------
-
-
-def test_demo_is_deterministic_and_varied() -> None:
-    splits = make_demo_splits()
-    assert splits == make_demo_splits(13)
-    assert splits != make_demo_splits(14)
-    assert {name: len(s) for name, s in splits.items()} == {"train": 300, "validation": 80, "test": 80}
-    for sentences in splits.values():
-        entities = [e for _, tags in sentences for e in extract_entities(tags)]
-        assert {t for t, _, _ in entities} == {"Chemical", "Disease"}
-        assert {min(end - start, 3) for _, start, end in entities} == {1, 2, 3}
-        assert any(not extract_entities(tags) for _, tags in sentences)
-        assert all(len(tokens) == len(tags) and all(tokens) for tokens, tags in sentences)
-
-
-def test_demo_dataset_features() -> None:
-    ds = load_ner_dataset("demo")
-    assert list(ds) == ["train", "validation", "test"]
-    assert ds["test"][0]["id"] == "test-000000"
-    assert label_names(ds) == ["O", "B-Chemical", "B-Disease", "I-Chemical", "I-Disease"]
-    assert isinstance(ds["train"].features["ner_tags"].feature, datasets.ClassLabel)
-
-
-# --- load_ner_dataset ----------------------------------------------------------------------------------
+# --- a folder of split files as a DatasetDict ------------------------------------------------------------
 
 
 def test_round_trip_through_files(tmp_path: Path) -> None:
     splits = make_demo_splits()
     for split, filename in [("train", "train.tsv"), ("validation", "devel.conll"), ("test", "test.iob2")]:
         write_conll(splits[split], tmp_path / "corpus" / filename)
-    ds = load_ner_dataset(str(tmp_path / "corpus"))
+    ds = load_conll_dir(tmp_path / "corpus")
     names = label_names(ds)
     for split, sentences in splits.items():
         assert ds[split]["tokens"] == [tokens for tokens, _ in sentences]
@@ -183,8 +151,62 @@ def test_label_set_is_union_over_splits_with_o_first(tmp_path: Path) -> None:
     write(tmp_path, "a\tB-Zeta\nb\tO\n", "train.tsv")
     write(tmp_path, "a\tB-Alpha\nb\tI-Alpha\n", "dev.tsv")
     write(tmp_path, "a\tB-Beta\n", "test.txt")
-    ds = load_ner_dataset(str(tmp_path))
+    ds = load_conll_dir(tmp_path)
     assert label_names(ds["test"]) == ["O", "B-Alpha", "B-Beta", "B-Zeta", "I-Alpha"]
+
+
+def test_strict_bio_applies_to_every_split_file(tmp_path: Path) -> None:
+    for name in ("train.tsv", "dev.tsv"):
+        write(tmp_path, "a\tB-X\n", name)
+    write(tmp_path, "a\tO\nb\tI-X\n", "test.tsv")
+    assert label_names(load_conll_dir(tmp_path)) == ["O", "B-X"]
+    with pytest.raises(DataFormatError, match=r"test\.tsv:2: I-X after O"):
+        load_conll_dir(tmp_path, strict_bio=True)
+
+
+def test_missing_split_names_folder_and_expected_files(tmp_path: Path) -> None:
+    write(tmp_path, "a\tO\n", "train.tsv")
+    with pytest.raises(DataFormatError) as err:
+        load_conll_dir(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path}: no validation split file")
+    assert "dev.tsv" in message and "devel.tsv" in message and "validation.iob2" in message
+
+
+def test_build_dataset_dict_ids_features_and_document_columns() -> None:
+    splits = {"train": [(["a", "b"], ["B-X", "O"])], "test": [(["c"], ["O"])]}
+    columns = {
+        split: {
+            "id": [f"doc-{split}"],
+            "document_id": ["d1"],
+            "char_spans": [[[0, 1]] * len(sentences[0][0])],
+        }
+        for split, sentences in splits.items()
+    }
+    plain = build_dataset_dict(splits)
+    assert list(plain) == ["train", "test"]
+    assert plain["train"][0] == {"id": "train-000000", "tokens": ["a", "b"], "ner_tags": [1, 0]}
+    assert isinstance(plain["train"].features["ner_tags"].feature, datasets.ClassLabel)
+    converted = build_dataset_dict(splits, columns)
+    assert converted["test"][0] == {
+        "id": "doc-test",
+        "tokens": ["c"],
+        "ner_tags": [0],
+        "document_id": "d1",
+        "char_spans": [[0, 1]],
+    }
+    assert converted["train"].features["char_spans"] == DOCUMENT_FEATURES["char_spans"]
+
+
+def test_label_names_of_a_split_or_a_dict() -> None:
+    ds = build_dataset_dict({"train": [(["a"], ["I-Y"])], "test": [(["b"], ["B-X"])]})
+    assert label_names(ds) == label_names(ds["test"]) == ["O", "B-X", "I-Y"]
+
+
+def test_check_tag_names_where() -> None:
+    check_tag("B-Chemical", "f.tsv", 3)
+    with pytest.raises(DataFormatError, match=r"^repo\[train\] row 2: invalid BIO tag 'X-Y'"):
+        check_tag("X-Y", "repo[train] row 2")
 
 
 def test_write_conll_rejects_what_it_could_not_read_back(tmp_path: Path) -> None:
@@ -192,148 +214,3 @@ def test_write_conll_rejects_what_it_could_not_read_back(tmp_path: Path) -> None
         write_conll([(["a b"], ["O"])], tmp_path / "x.tsv")
     with pytest.raises(ValueError, match="1 tokens but 2 tags"):
         write_conll([(["a"], ["O", "O"])], tmp_path / "x.tsv")
-
-
-def test_resolve_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BIONER_DATA_DIR", "/from/env")
-    assert resolve_data_dir("/given") == Path("/given")
-    assert resolve_data_dir() == Path("/from/env")
-    monkeypatch.delenv("BIONER_DATA_DIR")
-    assert resolve_data_dir() == Path("data")
-
-
-def test_missing_registered_dir_says_how_to_point_at_data(tmp_path: Path) -> None:
-    with pytest.raises(DataFormatError) as err:
-        load_ner_dataset("bc5cdr", str(tmp_path))
-    assert str(err.value).startswith(f"{tmp_path / 'bc5cdr'}: ")
-    assert "--data_dir" in str(err.value) and "BIONER_DATA_DIR" in str(err.value)
-
-
-def test_reddit_impacts_explains_access(tmp_path: Path) -> None:
-    with pytest.raises(DataFormatError, match="available from its authors on request") as err:
-        load_ner_dataset("reddit_impacts", str(tmp_path))
-    assert f"{tmp_path / 'reddit_impacts'}" in str(err.value)
-    assert "train.tsv, dev.tsv and test.tsv" in str(err.value)
-
-
-def test_missing_split_names_folder_and_expected_files(tmp_path: Path) -> None:
-    (tmp_path / "bc5cdr").mkdir()
-    write(tmp_path / "bc5cdr", "a\tO\n", "train.tsv")
-    with pytest.raises(DataFormatError) as err:
-        load_ner_dataset("bc5cdr", str(tmp_path))
-    message = str(err.value)
-    assert message.startswith(f"{tmp_path / 'bc5cdr'}: no validation split file")
-    assert "dev.tsv" in message and "devel.tsv" in message and "validation.iob2" in message
-
-
-def test_unknown_name(tmp_path: Path) -> None:
-    with pytest.raises(DataFormatError, match="unknown dataset"):
-        load_ner_dataset("no such thing", str(tmp_path))
-
-
-# --- Hub branch (datasets.load_dataset replaced; the real fake-Hub round trip is tested with bioner.hub) --
-
-
-def _fake_hub(monkeypatch: pytest.MonkeyPatch, raw: datasets.DatasetDict) -> None:
-    monkeypatch.setattr(datasets, "load_dataset", lambda repo_id: raw)
-
-
-def test_hub_string_tags_and_dev_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    split = datasets.Dataset.from_dict({"tokens": [["a", "b"]], "ner_tags": [["I-X", "I-X"]], "extra": [1]})
-    _fake_hub(monkeypatch, datasets.DatasetDict(train=split, dev=split, test=split))
-    ds = _load_from_hub("org/name")
-    assert list(ds) == ["train", "validation", "test"]
-    assert label_names(ds) == ["O", "B-X", "I-X"]
-    assert ds["validation"][0] == {"id": "validation-000000", "tokens": ["a", "b"], "ner_tags": [1, 2]}
-
-
-def test_hub_classlabel_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    features = datasets.Features(
-        {
-            "tokens": datasets.Sequence(datasets.Value("string")),
-            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-Y", "I-Y"])),
-        }
-    )
-    split = datasets.Dataset.from_dict(
-        {"tokens": [["a", "b", "c"]], "ner_tags": [[1, 2, 0]]}, features=features
-    )
-    _fake_hub(monkeypatch, datasets.DatasetDict(train=split, validation=split, test=split))
-    assert load_ner_dataset("org/name")["test"][0]["ner_tags"] == [1, 2, 0]
-
-
-def test_hub_missing_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    split = datasets.Dataset.from_dict({"words": [["a"]], "labels": [["O"]]})
-    _fake_hub(monkeypatch, datasets.DatasetDict(train=split, validation=split, test=split))
-    with pytest.raises(
-        DataFormatError, match=r"org/name\[train\]: missing column\(s\) \['ner_tags', 'tokens'\]"
-    ):
-        _load_from_hub("org/name")
-
-
-# --- prepare_datasets.py -------------------------------------------------------------------------------
-
-
-def test_prepare_writes_cards_and_pushes_with_the_card(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    pushed = []
-
-    def push_dataset(dsdict: datasets.DatasetDict, repo_id: str, card: str, token: str | None) -> str:
-        pushed.append((list(dsdict), repo_id, card, token))
-        return f"https://hub.example/datasets/{repo_id}"
-
-    fake_module = types.ModuleType("bioner.hub")
-    fake_module.push_dataset = push_dataset
-    fake_module.HubPublishError = RuntimeError
-    monkeypatch.setitem(sys.modules, "bioner.hub", fake_module)
-    assert prepare_datasets.main(["--output_dir", str(tmp_path), "--push_to_hub", "someorg", "demo"]) == 0
-    assert "pushed https://hub.example/datasets/someorg/demo" in capsys.readouterr().out
-    card = (tmp_path / "demo" / "README.md").read_text()
-    assert pushed == [(["train", "validation", "test"], "someorg/demo", card, None)]
-    for line in [
-        "task_categories:\n- token-classification",
-        "- named-entity-recognition",
-        "num_examples: 300",
-    ]:
-        assert line in card
-    assert "Synthetic templated sentences" in card
-
-
-def test_prepare_reports_bad_data_without_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert prepare_datasets.main(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path), "bc5cdr"]) == 2
-    assert f"error: {tmp_path / 'bc5cdr'}: no folder for dataset 'bc5cdr'" in capsys.readouterr().err
-
-
-# --- real data: the counts of shared/data/README.md ----------------------------------------------------
-
-# shared/data/README.md, "Summary against the paper": sentences per split, test entities and the
-# 1 / 2 / 3+ token shares (one decimal).
-README_COUNTS = {
-    "bc5cdr": ((4560, 4581, 4797), 9809, ("75.5", "14.7", "9.8")),
-    "jnlpba": ((16805, 1739, 3856), 8662, ("40.0", "30.2", "29.7")),
-    "biored": ((1054, 269, 273), 3535, ("71.6", "9.7", "18.8")),
-    "chemprot": ((13134, 3360, 8179), 19387, ("51.1", "17.7", "31.2")),
-    "ncbi_disease": ((5424, 923, 940), 960, ("44.1", "28.1", "27.8")),
-    "bc2gm": ((12574, 2519, 5038), 6325, ("44.6", "18.5", "36.9")),
-}
-
-
-@pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"no data folder at {DATA_DIR}")
-def test_real_data_reproduces_readme_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    names, missing = prepare_datasets.available_names(str(DATA_DIR))
-    assert names == [*README_COUNTS, "demo"]
-    assert set(missing) == {"reddit_impacts"}
-    stats = prepare_datasets.prepare(names, tmp_path, str(DATA_DIR))
-    for name, (sentences, test_entities, shares) in README_COUNTS.items():
-        assert tuple(stats[name]["sentences"].values()) == sentences, name
-        lengths = stats[name]["entity_lengths"]["test"]
-        assert sum(lengths.values()) == test_entities, name
-        assert tuple(f"{100 * lengths[b] / test_entities:.1f}" for b in ("1", "2", "3+")) == shares, name
-        assert (tmp_path / name / "README.md").read_text().startswith("---\nlanguage:\n- en\n")
-    assert json.loads((tmp_path / "stats.json").read_text()) == stats
-    tables = (tmp_path / "tables.md").read_text()
-    assert "| jnlpba | **16,805** / 16,807 | 1,739 / 1,739 | 3,856 / 3,856 |" in tables
-    assert "| bc5cdr | 9,809 / 9,809 | 7,407 (75.51%) / 7,407 (75.51%) |" in tables
-    assert tables in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Raw text to words and sentences (bioner.data.text): the corpora's tokenization styles, offsets, sentence ends."""
+"""Raw text to words and sentences (bioner.data.text): the corpora's tokenization styles, offsets, sentence
+ends."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioner.data.conll import read_conll, resolve_data_dir
+from bioner.data.conll import read_conll
+from bioner.data.registry import resolve_data_dir
 from bioner.data.text import detokenize, infer_word_style, split_sentences, tokenize
 
 
@@ -110,7 +112,8 @@ def _corpus(name: str, split: str) -> list[list[str]]:
 
 @pytest.mark.parametrize(("name", "style"), [("bc5cdr", "split"), ("chemprot", "split"), ("jnlpba", "genia")])
 def test_style_inferred_from_training_tokens_and_text_rebuilt(name, style):
-    """The documented rule holds on the real corpora: rejoined test sentences cut back into the same tokens."""
+    """The documented rule holds on the real corpora: rejoined test sentences cut back into the same
+    tokens."""
     assert infer_word_style(token for tokens in _corpus(name, "train") for token in tokens) == style
     test = _corpus(name, "test")
     same = sum(words(detokenize(tokens)[0], style) == tokens for tokens in test)
