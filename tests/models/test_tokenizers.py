@@ -167,9 +167,10 @@ def test_tag_sentences_gives_one_valid_tag_per_word(model, sentences):
 
 
 def test_roberta_without_add_prefix_space_glues_words(tiny_roberta, sentences):
-    """Why load_tokenizer sets add_prefix_space: without it a pre-split word is tokenized as if it were glued to
-    the previous one ("induced" instead of " induced"), which the model never saw mid-sentence. transformers 5
-    accepts this silently (v4's RobertaTokenizerFast raised for is_split_into_words without add_prefix_space)."""
+    """Why load_tokenizer sets add_prefix_space: without it a pre-split word is tokenized as if it were glued
+    to the previous one ("induced" instead of " induced"), which the model never saw mid-sentence.
+    transformers 5 accepts this silently (v4's RobertaTokenizerFast raised for is_split_into_words without
+    add_prefix_space)."""
     raw = AutoTokenizer.from_pretrained(tiny_roberta)
     assert raw.add_prefix_space is False
     glued = Tokenizer.from_file(str(tiny_roberta / "tokenizer.json"))
@@ -214,8 +215,9 @@ def test_roberta_without_add_prefix_space_glues_words(tiny_roberta, sentences):
 def test_byte_level_prefix_space_whatever_the_tokenizer_class(
     tiny_roberta, sentences, tmp_path, tokenizer_class, model_type
 ):
-    """A repo that ships only tokenizer.json loads as a generic class that ignores ``add_prefix_space=True``, and a
-    RoBERTa-style model type outside the list gets no option: load_tokenizer fixes the byte-level backend itself."""
+    """A repo that ships only tokenizer.json loads as a generic class that ignores ``add_prefix_space=True``,
+    and a RoBERTa-style model type outside the list gets no option: load_tokenizer fixes the byte-level
+    backend itself."""
     for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):  # no vocab.json/merges.txt
         shutil.copy(tiny_roberta / name, tmp_path / name)
     for name, key, value in (
@@ -237,8 +239,8 @@ def test_byte_level_prefix_space_whatever_the_tokenizer_class(
 
 
 def test_deberta_v3_hub_layout_with_only_spm_model_loads(tiny_deberta_v3, sentences, tmp_path):
-    """microsoft/deberta-v3-* ship spm.model with no tokenizer.json, so transformers converts the SentencePiece
-    model when loading; the result must tokenize like the saved tokenizer.json."""
+    """microsoft/deberta-v3-* ship spm.model with no tokenizer.json, so transformers converts the
+    SentencePiece model when loading; the result must tokenize like the saved tokenizer.json."""
     for name in ("spm.model", "config.json"):
         shutil.copy(tiny_deberta_v3 / name, tmp_path / name)
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "vocab_type": "spm"}))

