@@ -10,11 +10,12 @@
     python evaluate_ner.py --gold CDR_TestSet.PubTator.txt --predictions tagged.pubtator   # documents
 
 Writes ``results.json``, ``predictions.jsonl``, ``report.md`` (Table III layout: overall and by entity length
-1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``.
+1/2/3+, plus the relaxed Table V columns) and ``f1_by_length.png`` to ``--output_dir``, by default a folder of
+its own under ``runs/``; another run's ``results.json`` is never replaced without ``--overwrite``.
 
-With ``--gold``, ``--predictions`` holds documents rather than tags (PubTator, BioC XML/JSON, brat, or tag.py's
-JSONL; formats detected) and mentions are scored by character offsets over whole documents, as the BioCreative
-V CDR evaluation does (docs/scoring-documents.md), into the same report.
+With ``--gold``, ``--predictions`` holds documents rather than tags (PubTator, BioC XML/JSON, brat, or
+tag.py's JSONL; formats detected) and mentions are scored by character offsets over whole documents, as the
+BioCreative V CDR evaluation does (docs/scoring-documents.md), into the same report.
 """
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ from transformers import HfArgumentParser
 
 from bioner.corpora.records import DOCUMENT_FORMATS, read_any_documents
 from bioner.corpora.scoring import score_documents
-from bioner.data.conll import SPLIT_ALIASES, DataFormatError, label_names, load_split
+from bioner.corpora.sources import load_split
+from bioner.data.conll import label_names
+from bioner.data.files import DataFormatError
+from bioner.data.splits import canonical_split
+from bioner.data.tags import tag_names
 from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
 from bioner.evaluation.records import (
     PredictionsFileError,
+    claim_output_dir,
+    eval_output_dir,
     headline,
     predictions_records,
     read_predictions,
@@ -52,15 +59,15 @@ class EvaluationArguments:
     predictions: str | None = field(
         default=None,
         metadata={
-            "help": "Score this predictions JSONL instead of a model; with --gold, predicted documents (a file"
-            " or brat folder in any of --predictions_format's formats)."
+            "help": "Score this predictions JSONL instead of a model; with --gold, predicted documents (a"
+            " file or brat folder in any of --predictions_format's formats)."
         },
     )
     gold: str | None = field(
         default=None,
         metadata={
-            "help": "Gold documents (PubTator, BioC XML/JSON, brat folder or tag.py JSONL): score --predictions"
-            " by mention character offsets over whole documents."
+            "help": "Gold documents (PubTator, BioC XML/JSON, brat folder or tag.py JSONL): score"
+            " --predictions by mention character offsets over whole documents."
         },
     )
     gold_format: str = field(
@@ -83,20 +90,32 @@ class EvaluationArguments:
     split: str = field(default="test", metadata={"help": "train, validation (dev) or test."})
     max_instances: int | None = field(default=None, metadata={"help": "Score only the first N instances."})
     output_dir: str | None = field(
-        default=None, metadata={"help": "Where to write results (default: next to the input)."}
+        default=None,
+        metadata={
+            "help": "Where results.json, report.md, f1_by_length.png (and predictions.jsonl) go. Default:"
+            " a folder of its own: runs/eval-<model>-<dataset>[-<split> unless test],"
+            " runs/eval-<folder>-<predictions file> or runs/eval-<predictions>-<gold>; never a training"
+            " run's folder."
+        },
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace a results.json in --output_dir that another run wrote (refused otherwise)."
+        },
     )
 
 
 def predict_records(args: EvaluationArguments, tagger_args: TaggerArguments) -> tuple[list[dict], dict]:
     """Run the model over the chosen split; returns prediction records and timing metadata."""
-    split = SPLIT_ALIASES.get(args.split, args.split)
+    split = canonical_split(args.split)
     data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)
     labels = label_names(data)
     tagger = tagger_args.load(args.model)
     unknown = sorted(set(labels) - set(tagger.labels))
     if unknown:
         logger.warning("the model cannot predict gold tags %s (trained on another label set?)", unknown)
-    gold = [[labels[i] for i in tags] for tags in data["ner_tags"]]
+    gold = tag_names(data["ner_tags"], labels)
     predictions = tagger(data["tokens"])
     meta = {
         "model": args.model,
@@ -113,6 +132,7 @@ def predict_records(args: EvaluationArguments, tagger_args: TaggerArguments) -> 
         meta["bf16_autocast"] = tagger.autocast_dtype == torch.bfloat16
     else:
         meta["bio_decoding"] = tagger_args.bio_decoding
+        meta["backend"] = tagger_args.backend
     return predictions_records(data["id"], data["tokens"], gold, predictions), meta
 
 
@@ -129,17 +149,24 @@ def main(argv: list[str] | None = None) -> dict:
         return score_document_files(args)
     try:
         if args.predictions:
+            identity = {"predictions": args.predictions}
+            predictions = Path(args.predictions)
+            default_dir = eval_output_dir(predictions.resolve().parent, predictions.stem)
+        else:
+            identity = {"model": args.model, "dataset": args.dataset, "split": canonical_split(args.split)}
+            split = canonical_split(args.split)
+            default_dir = eval_output_dir(args.model, args.dataset, None if split == "test" else split)
+        output_dir = claim_output_dir(args.output_dir or default_dir, identity, args.overwrite)
+        if args.predictions:
             records, meta = read_predictions(args.predictions), {"predictions": args.predictions}
-            default_dir = Path(args.predictions).parent
         else:
             records, meta = predict_records(args, tagger_args)
-            default_dir = Path("runs") / f"eval-{Path(args.model).name}-{Path(args.dataset).name}"
         scores = score_records(records)
     except (DataFormatError, PredictionsFileError, ModelLoadError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     name = meta.get("split", "test")
     logger.info("%s: %s", name, headline(scores))
-    output_dir = Path(args.output_dir) if args.output_dir else default_dir
+    meta["evaluation"] = identity
     write_outputs(output_dir, {name: scores}, {}, f"{args.model or args.predictions}", meta)
     if args.model:
         write_jsonl(records, output_dir / "predictions.jsonl")
@@ -151,13 +178,19 @@ def score_document_files(args: EvaluationArguments) -> dict:
     """Mention-level scores of the predicted documents against the gold ones (bioner.corpora.scoring)."""
     if args.word_style not in WORD_STYLES:
         raise SystemExit(f"error: --word_style must be one of {', '.join(WORD_STYLES)}")
+    identity = {"gold": args.gold, "predictions": args.predictions}
     try:
+        output_dir = claim_output_dir(
+            args.output_dir or eval_output_dir(Path(args.predictions).stem, Path(args.gold).stem),
+            identity,
+            args.overwrite,
+        )
         gold = read_any_documents(args.gold, args.gold_format)
         predicted = read_any_documents(args.predictions, args.predictions_format)
         scores = score_documents(gold, predicted, args.word_style)
     except ValueError as error:  # the format errors of every reader, and unpaired documents
         raise SystemExit(f"error: {error}") from None
-    name = SPLIT_ALIASES.get(args.split, args.split)
+    name = canonical_split(args.split)
     logger.info("%s: %s", name, headline(scores))
     meta = {
         "gold": args.gold,
@@ -166,8 +199,8 @@ def score_document_files(args: EvaluationArguments) -> dict:
         "word_style": args.word_style,
         "documents": scores["num_documents"],
         **{kind: item["count"] for kind, item in scores["counted"].items()},
+        "evaluation": identity,
     }
-    output_dir = Path(args.output_dir) if args.output_dir else Path(args.predictions).parent
     title = f"{Path(args.predictions).name} against {Path(args.gold).name}"
     write_outputs(output_dir, {name: scores}, {}, title, meta)
     logger.info("wrote %s", output_dir)

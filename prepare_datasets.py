@@ -1,8 +1,9 @@
-"""Load the NER datasets, print the seed paper's Tables I and II (ours / paper), write stats and dataset cards.
+"""Load the NER datasets, print the seed paper's Tables I and II (ours / paper), write stats and dataset
+cards.
 
-    python prepare_datasets.py [--data_dir DIR] [--output_dir OUT] [--strict_bio] [--push_to_hub ORG] [NAMES...]
-    python prepare_datasets.py --from pubtator [--entity_types A=X,B=X] [--composite parent|parts] CORPUS_DIR
-    python prepare_datasets.py --from brat --train_file T --dev_file D --test_file E NAME
+    python prepare_datasets.py [--data_dir DIR] [--output_dir OUT] [--strict_bio] [--push_to_hub ORG]
+    [NAMES...] python prepare_datasets.py --from pubtator [--entity_types A=X,B=X] [--composite parent|parts]
+    CORPUS_DIR python prepare_datasets.py --from brat --train_file T --dev_file D --test_file E NAME
 
 A NAME that is a folder of PubTator, BioC or brat files (split by file name: train, dev/valid, test) is
 converted to BIO (``bioner.corpora``; ``--from`` picks the format when several are there, the train/dev/test
@@ -25,25 +26,19 @@ from pathlib import Path
 
 import datasets
 
+from bioner.corpora import READ_FORMATS
 from bioner.corpora.convert import COMPOSITE_CHOICES, DISCONTINUOUS_CHOICES, ConversionReport
-from bioner.corpora.dataset import (
-    find_split_files,
-    hub_corpus_dir,
-    load_document_corpus,
-    parse_entity_types,
-)
+from bioner.corpora.dataset import parse_entity_types
+from bioner.corpora.sources import load_dataset_and_reports
 from bioner.data.cards import dataset_card
-from bioner.data.conll import (
-    HUB_ID_RE,
-    REGISTERED_DATASETS,
-    DataFormatError,
-    dataset_dir,
-    label_names,
-    load_ner_dataset,
-    write_conll,
-)
+from bioner.data.conll import label_names, write_conll
+from bioner.data.files import DataFormatError
+from bioner.data.registry import REGISTERED_DATASETS, dataset_dir
+from bioner.data.splits import SPLITS, split_stem
 from bioner.data.stats import dataset_statistics, format_table1, format_table2
+from bioner.data.tags import tag_names
 from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
+from bioner.hub import HubPublishError, push_dataset
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     corpus.add_argument(
         "--from",
         dest="from_format",
-        choices=("pubtator", "bioc", "bioc_xml", "bioc_json", "brat"),
+        choices=("bioc", *READ_FORMATS),
         default=None,
         help="format of the document files (default: detected; PubTator first when a folder holds several)",
     )
@@ -73,7 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     corpus.add_argument(
         "--entity_types",
         default=None,
-        help="types to keep, renamed with =: 'Chemical,Disease' or 'SpecificDisease=Disease,Modifier=Disease'",
+        help="types to keep, renamed with =: 'Chemical,Disease' or"
+        " 'SpecificDisease=Disease,Modifier=Disease'",
     )
     corpus.add_argument(
         "--composite",
@@ -96,11 +92,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def convert_corpus(
-    name: str, args: argparse.Namespace | None
-) -> tuple[datasets.DatasetDict, dict[str, ConversionReport]] | None:
-    """The converted dataset and reports when ``name`` is a folder or Hub dataset repo of document files (or
-    split files are given), else ``None`` (a BIO dataset)."""
+def load_corpus(
+    name: str, args: argparse.Namespace | None, data_dir: str | None = None, strict_bio: bool = False
+) -> tuple[datasets.DatasetDict, dict[str, ConversionReport] | None]:
+    """The dataset ``name`` stands for (``bioner.corpora.sources``), with the conversion reports when it was
+    converted from document files (a folder or Hub dataset repo of them, or the split files given)."""
     options = (
         {}
         if args is None
@@ -125,20 +121,7 @@ def convert_corpus(
             if path
         }
     )
-    if given:
-        return load_document_corpus(files=given, **options)
-    if not Path(name).is_dir() and HUB_ID_RE.fullmatch(name):  # a Hub repo of corpus files: its local copy
-        name = str(hub_corpus_dir(name) or name)
-    if not Path(name).is_dir():
-        return None
-    files = find_split_files(name, options.get("format"))
-    if files is None:
-        if options.get("format"):
-            raise DataFormatError(
-                name, f"no {options['format']} files named by split (train, dev/valid, test)"
-            )
-        return None
-    return load_document_corpus(files=files, **options)
+    return load_dataset_and_reports(name, data_dir, strict_bio=strict_bio, files=given, **options)
 
 
 def _conversion_section(reports: dict[str, ConversionReport], args: argparse.Namespace | None) -> str:
@@ -146,8 +129,8 @@ def _conversion_section(reports: dict[str, ConversionReport], args: argparse.Nam
         ""
         if args is None
         else (
-            f"Word style `{args.word_style}`, composite mentions as `{args.composite}`, discontinuous mentions "
-            f"`{args.discontinuous}`, entity types `{args.entity_types or 'all'}`.\n\n"
+            f"Word style `{args.word_style}`, composite mentions as `{args.composite}`, discontinuous"
+            f" mentions `{args.discontinuous}`, entity types `{args.entity_types or 'all'}`.\n\n"
         )
     )
     return how + "\n".join(f"### {split}\n\n{report.to_markdown()}" for split, report in reports.items())
@@ -186,22 +169,16 @@ def prepare(
     output_dir = Path(output_dir)
     stats_by_name = {}
     for name in names:
-        converted = convert_corpus(name, args)
-        if converted is None:
-            dsdict, conversion = load_ner_dataset(name, data_dir, strict_bio=strict_bio), None
-        else:
-            dsdict, reports = converted
-            conversion = _conversion_section(reports, args)
+        dsdict, reports = load_corpus(name, args, data_dir, strict_bio)
+        conversion = None if reports is None else _conversion_section(reports, args)
         short = short_name(name)
         stats = stats_by_name[short] = dataset_statistics(dsdict)
         card = dataset_card(short, dsdict, stats, conversion)
         (output_dir / short).mkdir(parents=True, exist_ok=True)
         (output_dir / short / "README.md").write_text(card, encoding="utf-8")
-        if converted is not None:
+        if reports is not None:
             _write_converted(dsdict, reports, output_dir / short)
         if push_to_hub:
-            from bioner.hub import push_dataset
-
             print(f"pushed {push_dataset(dsdict, f'{push_to_hub}/{short}', card, token=None)}")
     tables = f"## Table I: sentences\n\n{format_table1(stats_by_name)}\n\n"
     tables += f"## Table II: test entities by length in tokens\n\n{format_table2(stats_by_name)}\n"
@@ -217,14 +194,11 @@ def _write_converted(
 ) -> None:
     """The converted splits as ``{train,dev,test}.tsv`` (usable as ``--dataset``) and the reports as JSON."""
     labels = label_names(dsdict)
-    for split, stem in (("train", "train"), ("validation", "dev"), ("test", "test")):
+    for split in SPLITS:
         rows = dsdict[split]
         write_conll(
-            [
-                (tokens, [labels[i] for i in tags])
-                for tokens, tags in zip(rows["tokens"], rows["ner_tags"], strict=True)
-            ],
-            folder / f"{stem}.tsv",
+            list(zip(rows["tokens"], tag_names(rows["ner_tags"], labels), strict=True)),
+            folder / f"{split_stem(split)}.tsv",
         )
     report = {split: r.as_dict() for split, r in reports.items()}
     (folder / "conversion.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -244,8 +218,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name}: {why}", file=sys.stderr)
     expected: tuple[type[Exception], ...] = (DataFormatError,)
     if args.push_to_hub:
-        from bioner.hub import HubPublishError
-
         expected += (HubPublishError,)
     try:
         prepare(names, args.output_dir, args.data_dir, args.strict_bio, args.push_to_hub, args)

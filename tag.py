@@ -17,12 +17,12 @@ words the way the model's training corpus was (``bioner/data/text.py``) and into
 windowed by the model, never truncated. Under ``accelerate launch`` each process tags its share of the
 documents; a stopped run resumes where it stopped when started again with the same arguments.
 
-Annotated corpora (PubTator, BioC XML/JSON, brat) are read as documents with their ids and passages (a sentence
-never crosses a passage); their own mentions are not used. ``--output_format pubtator|bioc_xml|bioc_json|brat``
-writes the predicted mentions in that format, with the input's ids and passages (docs/tagging-formats.md). The
-records go to ``<output>.jsonl`` first, which resumes and shares the work as above and keeps the scores; the
-formatted output is written from it once every document is tagged (a run stopped before that resumes from the
-JSONL and writes it then).
+Annotated corpora (PubTator, BioC XML/JSON, brat) are read as documents with their ids and passages (a
+sentence never crosses a passage); their own mentions are not used. ``--output_format
+pubtator|bioc_xml|bioc_json|brat`` writes the predicted mentions in that format, with the input's ids and
+passages (docs/tagging-formats.md). The records go to ``<output>.jsonl`` first, which resumes and shares the
+work as above and keeps the scores; the formatted output is written from it once every document is tagged (a
+run stopped before that resumes from the JSONL and writes it then).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -43,15 +44,15 @@ from accelerate import PartialState
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
-from bioner.corpora import FORMATS, write_documents
-from bioner.corpora import Document as CorpusDocument
+from bioner.corpora import FORMATS, Document, write_documents
 from bioner.corpora.records import document_from_record
 from bioner.data.jsonl import read_jsonl_objects
 from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
 from bioner.models.registry import ModelLoadError
 from bioner.tagging.arguments import TaggerArguments
+from bioner.tagging.corpus_run import tag_corpus
 from bioner.tagging.entities import tag_documents
-from bioner.tagging.inputs import INPUT_FORMATS, TXT_UNITS, Document, InputFormatError, read_documents
+from bioner.tagging.inputs import INPUT_FORMATS, TXT_UNITS, InputFormatError, read_inputs
 from bioner.tagging.shards import OutputMergeError, ShardedOutput
 
 logger = logging.getLogger("tag")
@@ -65,8 +66,8 @@ class TagArguments:
     input: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "Input files: .txt, .jsonl, CoNLL (.tsv/.conll), or annotated corpora: PubTator, BioC XML/JSON,"
-            " brat (a folder or .txt/.ann pair); their ids and passages are kept."
+            "help": "Input files: .txt, .jsonl, CoNLL (.tsv/.conll), or annotated corpora: PubTator, BioC"
+            " XML/JSON, brat (a folder or .txt/.ann pair); their ids and passages are kept."
         },
     )
     text: list[str] = field(
@@ -82,8 +83,10 @@ class TagArguments:
         default="jsonl",
         metadata={
             "help": f"One of {', '.join(OUTPUT_FORMATS)}. Other than jsonl, needs --output: the records go to"
-            " <output>.jsonl (resumable, data-parallel, with scores) and the formatted output is written whole from"
-            " it once every document is tagged (a stopped run resumes from <output>.jsonl, not the formatted file)."
+            " <output>.jsonl (resumable, data-parallel, with scores) and the formatted output is written"
+            " whole from it once every document is tagged (a stopped run resumes from <output>.jsonl, not"
+            " the formatted"
+            " file)."
         },
     )
     input_format: str = field(
@@ -118,6 +121,18 @@ class TagArguments:
     overwrite_output: bool = field(
         default=False, metadata={"help": "Tag everything again over an old output."}
     )
+    output_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "One output per input file (files, folders or patterns: e.g. PubMed baseline files),"
+            " streamed and resumable file by file: DIR/<stem>.<format suffix> (docs/pubmed.md); not with"
+            " --output."
+        },
+    )
+    skip_without_abstract: bool = field(
+        default=False,
+        metadata={"help": "PubMed: skip (and count) citations without an abstract, not tag their titles."},
+    )
 
 
 def word_style(args: TagArguments, tagger) -> str:
@@ -140,7 +155,7 @@ def load_inputs(args: TagArguments) -> list[Document]:
     if not args.input and not args.text:
         raise SystemExit("error: nothing to tag: pass --input FILE... or --text TEXT...")
     documents = [Document(id=f"text-{i}", text=text) for i, text in enumerate(args.text)]
-    return documents + read_documents(
+    return documents + read_inputs(
         args.input,
         input_format=args.input_format,
         txt_unit=args.txt_unit,
@@ -159,6 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
     state = PartialState(cpu="LOCAL_RANK" in os.environ and not torch.cuda.is_available())
     if args.word_style not in ("auto", *WORD_STYLES):
         raise SystemExit(f"error: --word_style must be auto or one of {', '.join(WORD_STYLES)}")
+    if args.output_dir is not None:  # one output per input file, streamed (bioner/tagging/corpus_run.py)
+        load = partial(tagger_args.load, args.model, device=str(state.device))
+        return tag_corpus(args, load, partial(word_style, args), state)
     if args.output is None and state.num_processes > 1:
         raise SystemExit("error: --output is needed when several processes tag (accelerate launch)")
     if args.output_format not in OUTPUT_FORMATS:
@@ -168,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         documents = load_inputs(args)
         if args.output_format != "jsonl":
-            check_writable(documents, args.output_format)
+            check_writable(documents, args.output_format, args.output)
         tagger = tagger_args.load(args.model, device=str(state.device))
     except (InputFormatError, ModelLoadError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
@@ -176,7 +194,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.output is not None:
         summary = tag_to_file(args, tagger, documents, style, state)
         if args.output_format != "jsonl" and state.is_main_process:
-            write_formatted(documents, records_path(args), args.output, args.output_format)
+            try:
+                write_formatted(documents, records_path(args), args.output, args.output_format)
+            except ValueError as error:  # InputFormatError and the corpus writers' CorpusFormatError
+                raise SystemExit(f"error: {error}") from None
             logger.info("wrote %s (%s) from %s", args.output, args.output_format, records_path(args))
         return summary
     records = []
@@ -250,10 +271,10 @@ def tag_to_file(
             raise SystemExit(f"error: {error}") from None
         summary["documents_per_second"] = round(len(pending) / seconds, 2) if seconds else None
         logger.info(
-            "tagged %d documents in %.1f s (%.1f documents/s over %d process(es)); this process: %d entities in"
-            " %d characters; wrote %s",
-            len(pending), seconds, summary["documents_per_second"] or 0, state.num_processes, entities, characters,
-            sink.output,
+            "tagged %d documents in %.1f s (%.1f documents/s over %d process(es)); this process: %d entities"
+            " in %d characters; wrote %s",
+            len(pending), seconds, summary["documents_per_second"] or 0, state.num_processes, entities,
+            characters, sink.output,
         )  # fmt: skip
     return summary
 
@@ -263,17 +284,17 @@ def records_path(args: TagArguments) -> str:
     return args.output if args.output_format == "jsonl" else f"{args.output}.jsonl"
 
 
-def _corpus_document(document: Document, record: dict | None = None, where: str = "") -> CorpusDocument:
+def _corpus_document(document: Document, record: dict | None = None, where: str = "") -> Document:
     """A tagged document in the corpus model: the input's id and passages, the record's entities."""
     if record is None:
-        return CorpusDocument(document.id, document.text, list(document.passages))
+        return Document(document.id, document.text, list(document.passages))
     tagged = document_from_record(record, where)
     if document.passages:
         tagged.passages = list(document.passages)
     return tagged
 
 
-def check_writable(documents: list[Document], output_format: str) -> None:
+def check_writable(documents: list[Document], output_format: str, output: str | None = None) -> None:
     """Fail before any tagging when the documents cannot be written in ``output_format``: ids that repeat,
     or what the format cannot hold (a line break in PubTator text, an id that is no brat file name...)."""
     seen: set[str] = set()
@@ -284,7 +305,12 @@ def check_writable(documents: list[Document], output_format: str) -> None:
             )
         seen.add(document.id)
     with tempfile.TemporaryDirectory() as folder:
-        write_documents([_corpus_document(d) for d in documents], Path(folder) / "check", output_format)
+        scratch = Path(folder) / "check"
+        try:
+            write_documents([_corpus_document(d) for d in documents], scratch, output_format)
+        except ValueError as error:  # it names the scratch folder: name the user's output instead
+            named = output or f"the {output_format} output"
+            raise ValueError(str(error).replace(str(scratch), named)) from None
 
 
 def write_formatted(documents: list[Document], records: str, output: str, output_format: str) -> None:

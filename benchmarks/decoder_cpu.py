@@ -25,7 +25,7 @@ RECIPE = [
     "--dataset", "bc5cdr",
     "--model_name_or_path", "smollm2",
     "--use_peft", "false",
-    "--output_format", "tags",
+    "--answer_format", "tags",
     "--use_chat_template", "false",
     "--learning_rate", "2e-4",
     "--lr_scheduler_type", "cosine",
@@ -98,12 +98,13 @@ def main(argv: list[str] | None = None) -> dict:
     elif (output / "train_meta.json").is_file():
         train_meta = json.loads((output / "train_meta.json").read_text())
 
-    from bioner.data.conll import load_ner_dataset
+    from bioner.corpora.sources import load_ner_dataset
+    from bioner.data.tags import tag_names
 
     test = load_ner_dataset("bc5cdr")["test"]
     labels = test.features["ner_tags"].feature.names
     sentences = [list(t) for t in test["tokens"][: args.constrained_instances]]
-    gold = [[labels[i] for i in tags] for tags in test["ner_tags"][: args.constrained_instances]]
+    gold = tag_names(test["ner_tags"][: args.constrained_instances], labels)
     autocast = "bfloat16" if args.bf16 else "none"
     constrained = decode(str(output), "constrained", sentences, gold, autocast)
     n = args.free_instances

@@ -248,8 +248,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     import bioner.decoding.generative
     import train_decoder
-    from bioner.data.conll import label_names, load_ner_dataset
+    from bioner.corpora.sources import load_ner_dataset
+    from bioner.data.conll import label_names
     from bioner.data.demo import make_demo_splits
+    from bioner.data.tags import tag_names
     from bioner.tagging.taggers import load_tagger
     from metrics.bio_ner.scoring import compute_ner_scores
     from tests.fixtures_decoders import build_tiny_llama
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--dataset", "demo",
         "--model_name_or_path", str(base),
         "--output_dir", str(output),
-        "--output_format", args.output_format,
+        "--answer_format", args.output_format,
         "--lora_r", str(args.lora_r),
         "--lora_alpha", str(2 * args.lora_r),
         "--learning_rate", str(args.learning_rate),
@@ -335,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     def instances(split: str, n: int):
         data = dataset[split].select(range(n))
-        return [list(t) for t in data["tokens"]], [[names[i] for i in tags] for tags in data["ner_tags"]]
+        return [list(t) for t in data["tokens"]], tag_names(data["ner_tags"], names)
 
     words, gold = instances("test", args.instances)
     train_words, train_gold = instances("train", args.max_train_samples)

@@ -22,11 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bioner.data.conll import label_names, load_split  # noqa: E402
+from bioner.corpora.model import Document  # noqa: E402
+from bioner.corpora.sources import load_split  # noqa: E402
+from bioner.data.conll import label_names  # noqa: E402
+from bioner.data.tags import tag_names  # noqa: E402
 from bioner.data.text import detokenize  # noqa: E402
 from bioner.evaluation.latency import machine  # noqa: E402
 from bioner.tagging.entities import segment, tag_documents  # noqa: E402
-from bioner.tagging.inputs import Document  # noqa: E402
 from bioner.tagging.taggers import load_tagger  # noqa: E402
 from metrics.bio_ner.scoring import compute_ner_scores, extract_entities  # noqa: E402
 
@@ -109,7 +111,7 @@ def main() -> None:
     data = load_split(args.dataset, None, args.split, args.max_instances)
     labels = label_names(data)
     sentences = [list(tokens) for tokens in data["tokens"]]
-    gold_tags = [[labels[i] for i in tags] for tags in data["ner_tags"]]
+    gold_tags = tag_names(data["ner_tags"], labels)
     tagger = load_tagger(args.model)
     style = args.word_style or tagger.word_style or "split"
     results = {"model": args.model, "dataset": args.dataset, "split": args.split, "sentences": len(sentences),

@@ -55,7 +55,7 @@ RUNS = {
 }  # fmt: skip
 GENERATIVE = {
     "smollm2-generative": [
-        "--dataset", "bc5cdr", "--model_name_or_path", "smollm2", "--use_peft", "false", "--output_format", "tags",
+        "--dataset", "bc5cdr", "--model_name_or_path", "smollm2", "--use_peft", "false", "--answer_format", "tags",
         "--use_chat_template", "false", "--learning_rate", "2e-4", "--lr_scheduler_type", "cosine",
         "--warmup_steps", "0.05", "--weight_decay", "0", "--per_device_train_batch_size", "4",
         "--effective_batch_size", "8", "--max_steps", "300", "--train_sampling_strategy", "group_by_length",

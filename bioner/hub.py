@@ -13,6 +13,7 @@ Everything goes through ``huggingface_hub.HfApi`` (and ``DatasetDict.push_to_hub
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,6 +27,8 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import filter_repo_objects
 
 import metrics
+from bioner.models.onnx import passed_backends
+from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER
 
 if TYPE_CHECKING:
     import datasets
@@ -38,11 +41,11 @@ TAGS = ["token-classification", "ner", "biomedical", "bioner"]
 IGNORED = ["checkpoint-*", "runs/*", "*__pycache__*", "*.pyc", ".*"]
 # model_type -> (library_name, pipeline_tag) for the card's metadata.
 MODEL_TYPES = {
-    "encoder": ("transformers", "token-classification"),
-    "decoder": ("transformers", "text-generation"),
+    ENCODER: ("transformers", "token-classification"),
+    DECODER: ("transformers", "text-generation"),
     "adapter": ("peft", "text-generation"),
-    "llm-token-classifier": ("transformers", "token-classification"),
-    "llm-token-classifier-adapter": ("peft", "token-classification"),
+    LLM_TOKEN_CLASSIFIER: ("transformers", "token-classification"),
+    f"{LLM_TOKEN_CLASSIFIER}-adapter": ("peft", "token-classification"),
 }
 SCHEMES = {"strict": "Strict", "exact": "Exact boundary", "partial": "Relaxed (partial)", "ent_type": "Type"}
 
@@ -173,6 +176,7 @@ def model_card(
     model_type: str = "encoder",
     extra: str = "",
     repo_id: str | None = None,
+    backends: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """A README.md for a trained tagger: Hub metadata (model-index with test-split scores) plus prose.
 
@@ -183,6 +187,8 @@ def model_card(
     names the model in the model-index and in the usage snippets; ``extra`` is appended as more prose.
     A ``base_model`` that is a local path (it exists on disk) is named by its folder name in the prose and left
     out of the metadata, which must hold Hub ids; a local ``dataset`` folder is recorded by its folder name.
+    ``backends`` (``bioner.models.onnx.passed_backends``) lists the faster CPU backends that passed their dev
+    parity check.
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {sorted(MODEL_TYPES)}, not {model_type!r}")
@@ -222,13 +228,13 @@ def model_card(
         eval_results=eval_results or None,
     )
     ref = repo_id or "<repo-id>"
-    if model_type == "encoder":
+    if model_type == ENCODER:
         what = f"a token classifier fine-tuned from {_link(base_model)} with bioner's `train_encoder.py`"
         usage = (
             "from transformers import pipeline\n\n"
             f'tagger = pipeline("token-classification", model="{ref}", aggregation_strategy="first")'
         )
-    elif model_type.startswith("llm-token-classifier"):
+    elif model_type.startswith(LLM_TOKEN_CLASSIFIER):
         adapter = (
             "a LoRA adapter (with its BIO head) on" if model_type.endswith("adapter") else "fine-tuned from"
         )
@@ -276,9 +282,27 @@ python evaluate_ner.py --model {ref} --dataset {dataset_id}
 
 {_results_table(results)}
 """
+    if backends:
+        body += _backends_section(backends, ref)
     if extra:
         body += f"\n{extra.strip()}\n"
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _backends_section(backends: Mapping[str, Mapping[str, Any]], ref: str) -> str:
+    """The card's list of CPU backends (``onnx/``) with their dev strict F1 against fp32 PyTorch."""
+    rows = [
+        f"| `{name}` | {entry.get('fp32_f1', float('nan')):.4f} | {entry.get('backend_f1', float('nan')):.4f}"
+        f" | {100 * entry.get('delta', 0.0):+.2f} | {entry.get('dev_sentences', '')} |"
+        for name, entry in backends.items()
+    ]
+    return (
+        "\n## Faster CPU backends\n\nBuilt by `python -m bioner.evaluation.backends` and checked on the dev"
+        " split: each scores within 0.5 strict-F1 points of fp32 PyTorch.\n\n"
+        "| backend | dev strict F1, fp32 | dev strict F1, backend | Δ (points) | dev sentences |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n```bash\n"
+        f"python tag.py --model {ref} --backend {next(iter(backends))} --input abstracts.txt\n```\n"
+    )
 
 
 def push_training_output(
@@ -300,6 +324,7 @@ def push_training_output(
         model_type=model_type,
         extra=extra,
         repo_id=repo_id,
+        backends=passed_backends(training_args.output_dir),
     )
     return push_model_folder(
         training_args.output_dir,
@@ -308,6 +333,26 @@ def push_training_output(
         token=training_args.hub_token,
         private=bool(training_args.hub_private_repo),
     )
+
+
+def push_model_with_backends(
+    folder: str | Path, repo_id: str, token: str | None = None, private: bool = False
+) -> str:
+    """Push a trained encoder folder as it is now (weights and ``onnx/``), with a card from its
+    ``results.json`` that lists the CPU backends that passed their dev parity check; returns the model URL."""
+    folder = Path(folder)
+    results_path = folder / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    meta = results.pop("meta", {})
+    card = model_card(
+        base_model=meta.get("model", "unknown"),
+        dataset=meta.get("dataset", "unknown"),
+        results=results,
+        model_type=meta.get("model_kind", ENCODER),
+        repo_id=repo_id,
+        backends=passed_backends(folder),
+    )
+    return push_model_folder(folder, repo_id, card, token=token, private=private)
 
 
 def _decoder_usage(ref: str) -> str:

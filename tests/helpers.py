@@ -3,6 +3,7 @@ each other (tests/test_architecture.py checks)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import socket
 import subprocess
@@ -19,6 +20,8 @@ DATA_DIR = Path(os.environ.get("BIONER_DATA_DIR") or ROOT.parent / "shared" / "d
 """The real BIO corpora (``<name>/{train,dev,test}.tsv``)."""
 CORPORA_DIR = Path(os.environ.get("BIONER_CORPORA_DIR") or ROOT.parent / "shared" / "corpora")
 """The original PubTator/BioC releases."""
+PUBMED_DIR = Path(os.environ.get("BIONER_PUBMED_DIR") or ROOT.parent / "shared" / "pubmed")
+"""A PubMed baseline file (``pubmed20n0014.xml.gz``) and PMC JATS articles (``pmc/*.nxml``)."""
 LAUNCH = [
     sys.executable, "-m", "accelerate.commands.launch",
     "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
@@ -70,3 +73,25 @@ class LexiconTagger:
 
 
 LEXICON = {"QX-7": "Chemical", "Zolox acid": "Chemical", "ωZQ syndrome": "Disease", "Ca2+": "Chemical"}
+
+
+def pubmed_slice(count: int, where=None) -> bytes:
+    """The first ``count`` citations of the real PubMed file (those for which ``where(xml)`` holds, when
+    given) as a PubMed XML file of their own; skips the test when the file is not there."""
+    path = PUBMED_DIR / "pubmed20n0014.xml.gz"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (set BIONER_PUBMED_DIR)")
+    found, current = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if "<PubmedArticle>" in line:
+                current = []
+            current.append(line)
+            if "</PubmedArticle>" in line:
+                article = "".join(current)
+                if where is None or where(article):
+                    found.append(article)
+                    if len(found) == count:
+                        break
+    body = "".join(found)
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n{body}</PubmedArticleSet>\n'.encode()

@@ -1,22 +1,24 @@
 """One BIO tag per input word from a decoder LLM's free (unconstrained) answer, counting every repair.
 
 Free generation may break the answer format: lines go missing or repeat, a line's word differs from the input
-word, a tag is unknown or cut off, the whole answer is empty. ``align_answer`` always returns exactly one label
-per input word, every one of them in the format's labels, as valid IOB2, and counts what it had to repair:
+word, a tag is unknown or cut off, the whole answer is empty. ``align_answer`` always returns exactly one
+label per input word, every one of them in the format's labels, as valid IOB2, and counts what it had to
+repair:
 
 1. The text is split on ``"\\n"``; each line is stripped of surrounding whitespace (so ``"\\r\\n"`` line ends
    and stray spaces around a tag are harmless) and blank lines are dropped.
-2. Each line is parsed with ``PromptFormat.split_line``. A line without a known tag keeps its word -- a trailing
-   tag-like text (``<B-Gene>`` / ``<B-Dis`` in ``tags`` format, ``:B-Gene`` / ``:`` in ``paper`` format) is cut
-   off, then anything after the first whitespace -- and gets ``O`` (``invalid_tags``).
+2. Each line is parsed with ``PromptFormat.split_line``. A line without a known tag keeps its word -- a
+   trailing tag-like text (``<B-Gene>`` / ``<B-Dis`` in ``tags`` format, ``:B-Gene`` / ``:`` in ``paper``
+   format) is cut off, then anything after the first whitespace -- and gets ``O`` (``invalid_tags``).
 3. If there are as many lines as words, line ``i`` gives word ``i`` its tag, whatever its word
    (``word_mismatches``). Otherwise the lines' words are aligned to the input words with
-   ``difflib.SequenceMatcher(autojunk=False)``: equal runs, and replaced runs of equal length, pair line and word
-   by position (a replaced pair counts as a word mismatch but keeps its tag); input words left without a line
-   get ``O`` (``missing_lines``) and lines left without a word are dropped (``extra_lines``).
+   ``difflib.SequenceMatcher(autojunk=False)``: equal runs, and replaced runs of equal length, pair line and
+   word by position (a replaced pair counts as a word mismatch but keeps its tag); input words left without a
+   line get ``O`` (``missing_lines``) and lines left without a word are dropped (``extra_lines``).
 4. An ``I-X`` that does not follow ``B-X`` or ``I-X`` becomes ``B-X`` (``bio_repairs``).
 
-``invalid_tags`` counts only lines that were given to a word; a dropped line counts as extra, whatever its tag.
+``invalid_tags`` counts only lines that were given to a word; a dropped line counts as extra, whatever its
+tag.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ ALIGNMENT_FIELDS = (
     "empty_output",
 )
 
-# Tag-like endings of a line whose tag is unknown or cut off; a tag name must start with a letter, so words such
+# Tag-like endings of a line whose tag is unknown or cut off; a tag name must start with a letter, so words
+# such
 # as "p<0.05" or "1:2" keep their "<" / ":" part.
 _TAG_TAILS = {
     "tags": re.compile(r"\s*<[A-Za-z][^<>\s]*>?$"),
@@ -66,8 +69,9 @@ def align_answer(
     """One valid IOB2 tag per word from the generated ``text`` (without EOS), and the repair counters.
 
     The counters are the keys of ``ALIGNMENT_FIELDS``: ``aligned`` is 1 when the text had exactly one line per
-    word, each with its input word and a known tag (BIO repairs do not affect it); ``empty_output`` is 1 when the
-    text has no non-blank line although there are words; the rest count lines, words or tags (module docstring).
+    word, each with its input word and a known tag (BIO repairs do not affect it); ``empty_output`` is 1 when
+    the text has no non-blank line although there are words; the rest count lines, words or tags (module
+    docstring).
     """
     words = list(words)
     counts = dict.fromkeys(ALIGNMENT_FIELDS, 0)
@@ -107,7 +111,8 @@ def align_answer(
 
 
 def repair_bio(tags: list[str], labels: Sequence[str]) -> int:
-    """Turn, in place, every ``I-X`` not after ``B-X``/``I-X`` into ``B-X`` (``O`` if no such label); the count."""
+    """Turn, in place, every ``I-X`` not after ``B-X``/``I-X`` into ``B-X`` (``O`` if no such label); the
+    count."""
     repairs, previous_type = 0, None
     for index, tag in enumerate(tags):
         prefix, entity_type = split_tag(tag)

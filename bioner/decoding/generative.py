@@ -2,19 +2,20 @@
 
 * ``constrained``: the answer's words are forced and only the tags are chosen. Each step feeds, for every
   instance in the batch, the ids still to be forced (the rest of the last tag, the line end, the next word and
-  its separator) in one forward pass, reusing the KV cache, and reads the next-token distribution at the end of
-  that chunk. The choice is greedy over the tokens that continue a tag allowed after the previous one (I-X only
-  after B-X or I-X), walking a token trie when a tag spans several sub-words (``paper`` format). So the
-  forward passes per instance are one per word (``tags`` format) plus one per extra branching sub-word, and the
-  output is aligned and valid IOB2 by construction.
+  its separator) in one forward pass, reusing the KV cache, and reads the next-token distribution at the end
+  of that chunk. The choice is greedy over the tokens that continue a tag allowed after the previous one (I-X
+  only after B-X or I-X), walking a token trie when a tag spans several sub-words (``paper`` format). So the
+  forward passes per instance are one per word (``tags`` format) plus one per extra branching sub-word, and
+  the output is aligned and valid IOB2 by construction.
 * ``speculative``: ``constrained``'s output at a fraction of its passes -- a draft of the tags (an encoder's,
-  or all ``O``) is checked in one pass and only corrected where the decoder disagrees (``SpeculativeDecoder``).
-* ``free``: the seed's way -- greedy generation (never sampled), the text parsed line by line and aligned to the
-  input words (``bioner.decoding.alignment``), every repair counted.
+  or all ``O``) is checked in one pass and only corrected where the decoder disagrees
+  (``SpeculativeDecoder``).
+* ``free``: the seed's way -- greedy generation (never sampled), the text parsed line by line and aligned to
+  the input words (``bioner.decoding.alignment``), every repair counted.
 
-If free generation writes the same words with the canonical ids, and valid tags, it makes the same greedy choices
-as ``constrained``, so both give the same tags (tested). Batched steps can differ from unbatched ones in the last
-bits of the logits; a near-tie could then flip.
+If free generation writes the same words with the canonical ids, and valid tags, it makes the same greedy
+choices as ``constrained``, so both give the same tags (tested). Batched steps can differ from unbatched ones
+in the last bits of the logits; a near-tie could then flip.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class DecodeOutput:
 
 
 class _TagTrie:
-    """Token-id trie over the tags allowed in one state: ``children[node][token] -> node``, ``tag_at[node]``."""
+    """Token-id trie over the tags allowed in one state: ``children[node][token] -> node``,
+    ``tag_at[node]``."""
 
     def __init__(self, tag_ids: dict[str, list[int]], allowed: Sequence[str]):
         self.children: list[dict[int, int]] = [{}]
@@ -246,23 +248,23 @@ class ConstrainedDecoder:
 class SpeculativeDecoder(ConstrainedDecoder):
     """``constrained`` decoding checked against a draft of the tags (an encoder's, or all ``O``).
 
-    The drafted answer (forced words plus drafted tags) is fed in one forward pass; the decoder's own constrained
-    choice is read at every decision point, the longest prefix where it equals the draft is kept, its choice
-    replaces the first disagreement, and a new draft of the rest is fed after it, reusing the KV cache. An
-    encoder draft re-drafts the rest by Viterbi over its word scores, starting from the verified tag (a rejected
-    entity start does not leave orphan ``I-X`` tags behind to be corrected one by one); a fixed draft keeps its
-    tags, ``I-X`` read as ``B-X`` where the correction made it invalid. Rejected positions stay
-    in the cache but are masked out, so rows of a batch can be corrected at different places. Every choice is
-    the same greedy choice over the same candidates as ``constrained``, so the output is the same (up to
-    floating-point ties, as between batch sizes); a sentence costs ``1 + corrections`` forward passes, less one
-    when the very last decision was the correction (nothing follows it).
+    The drafted answer (forced words plus drafted tags) is fed in one forward pass; the decoder's own
+    constrained choice is read at every decision point, the longest prefix where it equals the draft is kept,
+    its choice replaces the first disagreement, and a new draft of the rest is fed after it, reusing the KV
+    cache. An encoder draft re-drafts the rest by Viterbi over its word scores, starting from the verified tag
+    (a rejected entity start does not leave orphan ``I-X`` tags behind to be corrected one by one); a fixed
+    draft keeps its tags, ``I-X`` read as ``B-X`` where the correction made it invalid. Rejected positions
+    stay in the cache but are masked out, so rows of a batch can be corrected at different places. Every
+    choice is the same greedy choice over the same candidates as ``constrained``, so the output is the same
+    (up to floating-point ties, as between batch sizes); a sentence costs ``1 + corrections`` forward passes,
+    less one when the very last decision was the correction (nothing follows it).
 
     Why not transformers' assisted generation: ``generate(assistant_model=..., prompt_lookup_num_tokens=...)``
-    verifies candidates with the logits processors applied, which would carry the constraint, but (transformers
-    5.24) it refuses batches (``assisted generate is only supported for batch_size = 1``), picks its candidate
-    generator internally from a fixed list (a causal assistant model, prompt lookup, early exit, MTP) with no
-    argument for a custom one -- an encoder's per-word tags fit none of them -- and caps each draft with its own
-    ``num_assistant_tokens`` schedule.
+    verifies candidates with the logits processors applied, which would carry the constraint, but
+    (transformers 5.24) it refuses batches (``assisted generate is only supported for batch_size = 1``), picks
+    its candidate generator internally from a fixed list (a causal assistant model, prompt lookup, early exit,
+    MTP) with no argument for a custom one -- an encoder's per-word tags fit none of them -- and caps each
+    draft with its own ``num_assistant_tokens`` schedule.
     """
 
     mode = "speculative"
@@ -319,7 +321,8 @@ class SpeculativeDecoder(ConstrainedDecoder):
         return [self._labels[i] for i in indices]
 
     def _redraft(self, inst: _Instance) -> None:
-        """After a correction, the best encoder path for the remaining words that continues the verified tags."""
+        """After a correction, the best encoder path for the remaining words that continues the verified
+        tags."""
         if inst.draft_scores is not None and inst.node == 0 and not inst.done:
             inst.draft = inst.draft[: inst.word] + self._viterbi(inst, inst.word, inst.state)
 
@@ -349,7 +352,8 @@ class SpeculativeDecoder(ConstrainedDecoder):
             active, mask = _drop_finished(active, mask, cache)
 
     def single_pass(self, sentences: Sequence[Sequence[str]]) -> None:
-        """Only the first forward pass (prompt and drafted answer, logits at the decision points), no checking.
+        """Only the first forward pass (prompt and drafted answer, logits at the decision points), no
+        checking.
 
         With the gold tags as the draft this is the one-pass floor: what any generative tagger must at least
         compute for an instance. Used by ``benchmark_latency.py``.
@@ -377,7 +381,8 @@ class SpeculativeDecoder(ConstrainedDecoder):
         return torch.tensor(columns, dtype=torch.long, device=self.model.device)
 
     def _verify(self, inst: _Instance, logits: torch.Tensor) -> int | None:
-        """Replay the decisions on the verifier's logits; the chunk offset of the first rejected id, if any."""
+        """Replay the decisions on the verifier's logits; the chunk offset of the first rejected id, if
+        any."""
         for k, (offset, drafted) in enumerate(inst.decisions):
             choice = self._choose(inst, logits[k])
             self._apply(inst, choice)
@@ -509,7 +514,8 @@ def make_decoder(
     autocast_dtype=None,
     draft: str | Callable | None = None,
 ):
-    """The decoder for ``mode``; ``draft`` (``"all-O"`` or an encoder tagger) is used by ``speculative`` only."""
+    """The decoder for ``mode``; ``draft`` (``"all-O"`` or an encoder tagger) is used by ``speculative``
+    only."""
     if mode not in DECODING_MODES:
         raise ValueError(f"--decoding must be one of {DECODING_MODES}, got {mode!r}")
     if mode == "speculative":

@@ -1,20 +1,22 @@
 """How a decoder LLM is asked for BIO tags, and how its answer is written and tokenized.
 
-An instance becomes a prompt (instruction + the space-joined words) and an answer with one line per input word:
+An instance becomes a prompt (instruction + the space-joined words) and an answer with one line per input
+word:
 
 * ``tags`` (default): ``word<B-Chemical>`` -- each BIO tag is one added special token, so a tag costs one
   generated token whatever its name's length (the seed's own caveat about long tag names);
 * ``paper``: the seed's format -- an Alpaca-style prompt without chat template and ``word:B-Chemical`` lines,
   the tag spelled out in ordinary sub-words.
 
-Every line ends with a newline and the answer with the tokenizer's EOS. The answer's token ids are built piece by
-piece -- each word (with its separator) and each tag tokenized on its own, in context -- and the decoder forces
-exactly the same pieces at inference, so the ids it sees are the ids training produced. ``whole_answer_ids``
-gives the ids of the answer string tokenized at once; tests check both agree for the tokenizers we ship.
+Every line ends with a newline and the answer with the tokenizer's EOS. The answer's token ids are built piece
+by piece -- each word (with its separator) and each tag tokenized on its own, in context -- and the decoder
+forces exactly the same pieces at inference, so the ids it sees are the ids training produced.
+``whole_answer_ids`` gives the ids of the answer string tokenized at once; tests check both agree for the
+tokenizers we ship.
 
-The prompt is rendered once (through the chat template when the format uses one) into a fixed prefix and suffix
-around the words, saved with the model (``bioner_decoder.json``), so inference never re-renders a template whose
-output could change (dates, default system prompts).
+The prompt is rendered once (through the chat template when the format uses one) into a fixed prefix and
+suffix around the words, saved with the model (``bioner_decoder.json``), so inference never re-renders a
+template whose output could change (dates, default system prompts).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pathlib import Path
 
 from bioner.data.tags import split_tag
 
-OUTPUT_FORMATS = ("tags", "paper")
+ANSWER_FORMATS = ("tags", "paper")
+"""How the answer is written (``--answer_format``); the saved ``PromptFormat.output_format`` is one of
+these."""
 FORMAT_FILE = "bioner_decoder.json"
 SYSTEM_PROMPT = "You are a biomedical named-entity tagger."
 _SENTENCE_SLOT = "\x00SENTENCE\x00"
@@ -116,14 +120,15 @@ def build_prompt_format(
     use_chat_template: bool | None = None,
     system_prompt: str | None = SYSTEM_PROMPT,
 ) -> PromptFormat:
-    """The prompt format for ``labels``; ``use_chat_template=None`` uses the tokenizer's template for ``tags``.
+    """The prompt format for ``labels``; ``use_chat_template=None`` uses the tokenizer's template for
+    ``tags``.
 
-    A chat template is rendered with ``system_prompt`` as the system message, which replaces any default system
-    prompt the template would inject (SmolLM2's names itself; Llama 3.1's adds dates). Templates that reject a
-    system role are rendered without one.
+    A chat template is rendered with ``system_prompt`` as the system message, which replaces any default
+    system prompt the template would inject (SmolLM2's names itself; Llama 3.1's adds dates). Templates that
+    reject a system role are rendered without one.
     """
-    if output_format not in OUTPUT_FORMATS:
-        raise PromptFormatError(f"--output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+    if output_format not in ANSWER_FORMATS:
+        raise PromptFormatError(f"--answer_format must be one of {ANSWER_FORMATS}, got {output_format!r}")
     labels = list(labels)
     types = ", ".join(sorted({split_tag(label)[1] for label in labels if label != "O"}))
     has_template = tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
@@ -212,7 +217,8 @@ class AnswerTokenizer:
         ]
 
     def word_ids(self, words: Sequence[str]) -> list[list[int]]:
-        """Ids forced for each word: the previous line's end (after the first word), the word, the separator."""
+        """Ids forced for each word: the previous line's end (after the first word), the word, the
+        separator."""
         separator, line_end = self.format.word_tag_separator, self.format.line_end
         pieces = []
         for index, word in enumerate(words):
@@ -241,3 +247,44 @@ class AnswerTokenizer:
         """A TRL-ready tokenized example: ``input_ids`` and ``completion_mask`` (1 on the answer only)."""
         prompt, answer = self.prompt_ids(words), self.answer_ids(words, tags)
         return {"input_ids": prompt + answer, "completion_mask": [0] * len(prompt) + [1] * len(answer)}
+
+
+class InstanceTooLongError(PromptFormatError):
+    """A single word does not fit the token limit together with the prompt."""
+
+
+def fit_windows(
+    words: Sequence[str], tags: Sequence[str], answers: AnswerTokenizer, limit: int
+) -> list[tuple[list[str], list[str], dict[str, list[int]]]]:
+    """Windows ``(words, tags, example)`` of an instance whose prompt + answer fit ``limit`` tokens.
+
+    One window when the instance fits; otherwise consecutive windows, each as long as fits, cut before a B-/O
+    tag where possible (an ``I-X`` opening a window becomes ``B-X``). ``example`` is
+    `AnswerTokenizer.example`.
+    Raises `InstanceTooLongError` when a single word cannot fit.
+    """
+    words, tags = list(words), list(tags)
+    example = answers.example(words, tags)
+    if len(example["input_ids"]) <= limit:
+        return [(words, tags, example)]
+    windows, start = [], 0
+    while start < len(words):
+        end = len(words)
+        while (
+            end > start + 1 and len(answers.example(words[start:end], tags[start:end])["input_ids"]) > limit
+        ):
+            end = start + max(1, (end - start) * 3 // 4)
+        while end < len(words) and end > start + 1 and tags[end].startswith("I-"):
+            end -= 1  # do not cut an entity when avoidable
+        window_tags = list(tags[start:end])
+        if window_tags[0].startswith("I-"):
+            window_tags[0] = "B-" + window_tags[0][2:]
+        example = answers.example(words[start:end], window_tags)
+        if len(example["input_ids"]) > limit:
+            raise InstanceTooLongError(
+                f"the word {words[start]!r} alone does not fit --max_length {limit} with the prompt;"
+                " raise --max_length"
+            )
+        windows.append((words[start:end], window_tags, example))
+        start = end
+    return windows

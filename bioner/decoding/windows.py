@@ -1,8 +1,8 @@
 """Word-level token classification with sub-word encoders, without silent truncation.
 
-Each word is labelled on its first sub-word (-100 elsewhere). An instance longer than the model's maximum length
-is cut into overlapping windows of whole words; at prediction time every word takes its scores from the window
-in which it has the most context on both sides, so every word gets exactly one prediction.
+Each word is labelled on its first sub-word (-100 elsewhere). An instance longer than the model's maximum
+length is cut into overlapping windows of whole words; at prediction time every word takes its scores from the
+window in which it has the most context on both sides, so every word gets exactly one prediction.
 """
 
 from __future__ import annotations
@@ -93,10 +93,11 @@ class WordEncoder:
 def word_separator(tokenizer) -> str:
     """What to put before each word after the first so pre-split words get their running-text sub-words.
 
-    Byte-level BPE backends get a prefix space from ``bioner.models.registry``; SentencePiece-style tokenizers whose
-    normalizer turns spaces into "▁" (Gemma) see no space between pre-split words and would cut every word as
-    if it continued the previous one ("de" -> "de" instead of "▁de"). For those, each later word is passed with
-    its space, which the normalizer turns into the word-start marker. Checked on a probe, cached per tokenizer.
+    Byte-level BPE backends get a prefix space from ``bioner.models.registry``; SentencePiece-style tokenizers
+    whose normalizer turns spaces into "▁" (Gemma) see no space between pre-split words and would cut every
+    word as if it continued the previous one ("de" -> "de" instead of "▁de"). For those, each later word is
+    passed with its space, which the normalizer turns into the word-start marker. Checked on a probe, cached
+    per tokenizer.
     """
     cached = getattr(tokenizer, "_bioner_word_separator", None)
     if cached is not None:
@@ -128,7 +129,8 @@ def _special_token_frame(tokenizer) -> tuple[list[int], list[int]]:
 
 
 def plan_windows(word_lengths: Sequence[int], budget: int, stride: int) -> list[tuple[int, int]]:
-    """Split words into ``[start, end)`` spans of at most ``budget`` sub-words overlapping by ~``stride`` sub-words.
+    """Split words into ``[start, end)`` spans of at most ``budget`` sub-words overlapping by ~``stride``
+    sub-words.
 
     Spans cover every word; consecutive spans share words so that each word has left and right context in
     at least one span.

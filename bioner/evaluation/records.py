@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bioner.data.jsonl import read_jsonl_objects
+from bioner.evaluation.report import format_report, plot_f1_by_length
 from metrics.bio_ner.scoring import compute_ner_scores, extract_entities
 
 
@@ -36,7 +37,8 @@ def write_jsonl(records: Sequence[dict], path: Path) -> None:
 
 def read_predictions(path: str | Path) -> list[dict]:
     """Read a predictions JSONL (``tokens`` optional, ``gold`` and ``pred`` required, equal lengths, valid BIO
-    tags; an ``id``, when given, must not repeat). Every problem is a `PredictionsFileError` naming file:line."""
+    tags; an ``id``, when given, must not repeat). Every problem is a `PredictionsFileError` naming
+    file:line."""
     path = Path(path)
     if not path.is_file():
         raise PredictionsFileError(f"{path}: predictions file not found")
@@ -120,6 +122,39 @@ def portable_meta(meta, output_dir: str | Path):
     return portable_path(meta, output_dir) if isinstance(meta, str) else meta
 
 
+class OutputFolderError(ValueError):
+    """An output folder that holds another run's results; the message says how to proceed."""
+
+
+def eval_output_dir(*names: str | Path | None) -> Path:
+    """The default folder of an evaluation, ``runs/eval-<name>-<name>...``, from the last path components of
+    what was scored (a model folder or Hub id, a dataset, a file): never a training run's folder."""
+    parts = [Path(str(name).rstrip("/")).name for name in names if name]
+    return Path("runs") / "-".join(["eval", *filter(None, parts)])
+
+
+def claim_output_dir(output_dir: str | Path, identity: dict, overwrite: bool = False) -> Path:
+    """Check that writing ``results.json`` into ``output_dir`` overwrites no other run's results.
+
+    A folder without ``results.json`` is free; one whose ``results.json`` was written by the same evaluation
+    (``meta.evaluation`` equal to ``identity``: same inputs) is its own earlier output and is replaced; any
+    other (a training run, another evaluation) is refused unless ``overwrite``."""
+    output_dir = Path(output_dir)
+    results = output_dir / "results.json"
+    if overwrite or not results.is_file():
+        return output_dir
+    try:
+        previous = json.loads(results.read_text(encoding="utf-8")).get("meta", {}).get("evaluation")
+    except (OSError, ValueError, AttributeError):
+        previous = None
+    if previous == portable_meta(identity, output_dir):
+        return output_dir
+    raise OutputFolderError(
+        f"{results} holds the results of another run (a training run or another evaluation); pass"
+        " --output_dir to write elsewhere, or --overwrite to replace them"
+    )
+
+
 def write_outputs(
     output_dir: str | Path,
     scores_by_split: dict[str, dict],
@@ -132,8 +167,6 @@ def write_outputs(
     Absolute local paths in ``meta`` (``best_checkpoint``, a local model folder) and ``title`` are written by
     `portable_meta` and `portable_text`, so the files can be published (a model folder is pushed with them)
     without them."""
-    from bioner.evaluation.report import format_report, plot_f1_by_length
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     meta = portable_meta(meta or {}, output_dir)

@@ -14,6 +14,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER
+
 SCHEMES = ("strict", "exact", "partial", "ent_type")
 COUNTS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual")
 
@@ -91,8 +93,8 @@ def _split_details(split: str, metrics: dict) -> str:
     """Per-type scores and SemEval counts of one split."""
     if "num_documents" in metrics:  # document-level scores (bioner.corpora.scoring): no tokens
         summary = (
-            f"## {split}: details\n\n{metrics['num_documents']} documents, {metrics['num_gold_mentions']} gold "
-            f"and {metrics['num_predicted_mentions']} predicted mentions, matched by character offsets "
+            f"## {split}: details\n\n{metrics['num_documents']} documents, {metrics['num_gold_mentions']}"
+            f" gold and {metrics['num_predicted_mentions']} predicted mentions, matched by character offsets "
             "(entity length: the words a mention covers)."
         )
     else:
@@ -191,8 +193,8 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
-    """Markdown for ``benchmark_latency.py``: the seed's Table IV (mean seconds per instance per model) and the
-    measurements behind it, with ratios to the fastest encoder at the same batch size."""
+    """Markdown for ``benchmark_latency.py``: the seed's Table IV (mean seconds per instance per model) and
+    the measurements behind it, with ratios to the fastest encoder at the same batch size."""
     has_f1 = any("strict_f1" in row for row in rows)
     lines = [f"# Inference latency on {dataset}", ""]
     lines += [
@@ -208,7 +210,7 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
     lines += [markdown_table(header, _table_iv_cells(rows, has_f1)), "", "## Measurements", ""]
     header = [
         "Model (decoding)", "batch", "mean s", "p50 s", "p95 s", "inst/s", "passes/inst", "median passes",
-        "tokens/inst", "corrections/inst", "draft agreement", "peak MB", "device", "dtype",
+        "tokens/inst", "corrections/inst", "draft agreement", "peak GB", "device", "dtype",
     ] + (["strict F1", "relaxed F1"] if has_f1 else [])  # fmt: skip
     table_rows = []
     for row in rows:
@@ -224,7 +226,7 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
             _number(row["generated_tokens"]),
             _number(row["corrections"], 2),
             _number(None if row["draft_tag_agreement"] is None else 100 * row["draft_tag_agreement"], 2),
-            _number(row["peak_memory_mb"], 0),
+            _number(_peak_gb(row), 2),
             row["device"],
             row["dtype"],
         ]
@@ -234,7 +236,8 @@ def format_latency_report(rows: list[dict], dataset: str, meta: dict) -> str:
         table_rows.append(cells)
     lines += [markdown_table(header, table_rows), ""]
     lines += [
-        "Passes are decoder forward passes per instance (hardware-independent cost); `floor` is one teacher-forced"
+        "Passes are decoder forward passes per instance (hardware-independent cost); `floor` is one"
+        " teacher-forced"
         " pass over prompt + gold answer, the least any generative tagger computes (not a decoding: no F1)."
         " Speculative decoding costs 1 + corrections passes (a correction of the very last tag needs none);"
         " draft agreement is the share of words where the draft's tag is the decoder's final tag.",
@@ -303,7 +306,7 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     figure = Figure(figsize=(9.5, 4.8), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    markers = {"encoder": "s", "decoder": "o", "llm-token-classifier": "D"}
+    markers = {ENCODER: "s", DECODER: "o", LLM_TOKEN_CLASSIFIER: "D"}
     for row in rows:
         label = f"{row['name']} (b={row['batch_size']})"
         if row["kind"] == "floor":
@@ -323,3 +326,10 @@ def plot_time_vs_f1(rows: list[dict], path: str | Path) -> None:
     figure.savefig(
         Path(path), format="png", dpi=120, bbox_inches="tight"
     )  # keep the outside legend and title
+
+
+def _peak_gb(row: dict) -> float | None:
+    """A row's peak memory in GB (rows of latency.json files written before GB were in MB)."""
+    if row.get("peak_memory_gb") is not None:
+        return row["peak_memory_gb"]
+    return None if row.get("peak_memory_mb") is None else row["peak_memory_mb"] / 1024

@@ -1,12 +1,12 @@
-"""The seed study's hyper-parameter grid, run (``reproduce.py``): its arguments, each model classified as encoder or
-decoder, and every (dataset, model, learning rate, batch size) as a training subprocess in its own run directory
-(finished runs skipped, interrupted ones resumed), then ``benchmark_latency.py`` on each cell's best model.
+"""The seed study's hyper-parameter grid, run (``reproduce.py``): its arguments, each model classified as
+encoder or decoder, and every (dataset, model, learning rate, batch size) as a training subprocess in its own
+run directory (finished runs skipped, interrupted ones resumed), then ``benchmark_latency.py`` on each cell's
+best model.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import shlex
@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioner.data.conll import HUB_ID_RE, REGISTERED_DATASETS, DataFormatError, check_dataset
-from bioner.decoding.prompts import FORMAT_FILE
+from bioner.corpora.sources import check_dataset
+from bioner.data.files import DataFormatError
+from bioner.data.registry import HUB_ID_RE, REGISTERED_DATASETS
 from bioner.grid.tables import (
     DECODER,
     ENCODER,
@@ -35,11 +36,11 @@ from bioner.grid.tables import (
     write_json,
     write_tables,
 )
-from bioner.models.llm import DECODER_ALIASES
-from bioner.models.registry import ENCODER_ALIASES
+from bioner.models.registry import aliases, find_alias, model_kind
 
 SCRIPTS = {ENCODER: "train_encoder", DECODER: "train_decoder", TOKCLS: "train_encoder"}
-"""Run kind -> the top-level script (a module of a checkout, or installed with ``pip install .``) that trains it."""
+"""Run kind -> the top-level script (a module of a checkout, or installed with ``pip install .``) that trains
+it."""
 RUN_LOG = "train.log"
 CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -64,9 +65,10 @@ class GridArguments:
     models: list[str] = field(
         default_factory=list,
         metadata={
-            "help": f"Encoder aliases ({', '.join(ENCODER_ALIASES)}), decoder aliases ({', '.join(DECODER_ALIASES)}),"
-            " local model dirs or Hub ids (classified by their config; prefix 'encoder:' or 'decoder:' to force);"
-            " 'tokcls:NAME' trains a decoder LLM as a one-pass token classifier (train_encoder.py)."
+            "help": f"Encoder aliases ({', '.join(aliases(ENCODER))}),"
+            f" decoder aliases ({', '.join(aliases(DECODER))}),"
+            " local model dirs or Hub ids (classified by their config; prefix 'encoder:' or 'decoder:' to"
+            " force); 'tokcls:NAME' trains a decoder LLM as a one-pass token classifier (train_encoder.py)."
         },
     )
     encoder_learning_rates: list[float] = field(
@@ -183,19 +185,21 @@ class GridRun:
 
 
 def script_path(module: str) -> Path:
-    """The file of a top-level script (``train_encoder``, ...), found by the import system, not by path arithmetic:
-    the checkout on ``sys.path`` (``reproduce.py`` puts it there), or the scripts ``pip install .`` installed."""
+    """The file of a top-level script (``train_encoder``, ...), found by the import system, not by path
+    arithmetic: the checkout on ``sys.path`` (``reproduce.py`` puts it there), or the scripts ``pip install
+    .`` installed."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise SystemExit(
-            f"error: cannot find the script {module}.py: run reproduce.py from a bioner checkout, or install the"
-            " project with `pip install .`"
+            f"error: cannot find the script {module}.py: run reproduce.py from a bioner checkout, or install"
+            " the project with `pip install .`"
         )
     return Path(spec.origin)
 
 
 def classify_model(name: str) -> ModelSpec:
-    """An encoder or decoder base model: an alias, a local directory or a Hub id (kind read from config.json)."""
+    """An encoder or decoder base model: an alias, a local directory or a Hub id (kind read from
+    config.json)."""
     forced, _, rest = name.partition(":")
     if forced == TOKCLS_PREFIX and rest:
         return _token_classifier_spec(rest)
@@ -204,11 +208,11 @@ def classify_model(name: str) -> ModelSpec:
     else:
         forced = None
     key = name.lower()
-    alias_kind = ENCODER if key in ENCODER_ALIASES else DECODER if key in DECODER_ALIASES else None
-    if alias_kind is not None:
-        if forced not in (None, alias_kind):
-            raise GridError(f"--models {name}: {name!r} is an alias of kind {alias_kind}, not {forced}")
-        return ModelSpec(key, key, alias_kind)
+    alias = find_alias(key)
+    if alias is not None:
+        if forced not in (None, alias.kind):
+            raise GridError(f"--models {name}: {name!r} is an alias of kind {alias.kind}, not {forced}")
+        return ModelSpec(key, key, alias.kind)
     path = Path(name)
     if path.is_dir():
         path = path.resolve()
@@ -216,8 +220,9 @@ def classify_model(name: str) -> ModelSpec:
     if HUB_ID_RE.fullmatch(name):
         return ModelSpec(name, name.replace("/", "--"), forced or _hub_kind(name))
     raise GridError(
-        f"--models: unknown model {name!r}: not an encoder alias ({', '.join(ENCODER_ALIASES)}), not a decoder"
-        f" alias ({', '.join(DECODER_ALIASES)}), not an existing directory and not a Hub id (org/name)"
+        f"--models: unknown model {name!r}: not an encoder alias ({', '.join(aliases(ENCODER))}), not a"
+        f" decoder alias ({', '.join(aliases(DECODER))}), not an existing directory and not a Hub id"
+        " (org/name)"
     )
 
 
@@ -231,38 +236,21 @@ def _token_classifier_spec(name: str) -> ModelSpec:
 
 
 def _local_kind(path: Path) -> str:
-    if (path / FORMAT_FILE).is_file() or (path / "adapter_config.json").is_file():
-        return DECODER
-    config = path / "config.json"
-    if not config.is_file():
-        raise GridError(f"--models {path}: no config.json there; prefix it with 'encoder:' or 'decoder:'")
-    return _kind_from_config(json.loads(config.read_text()), str(path))
+    return _trained_by(model_kind(str(path)), f"--models {path}: no config.json with a model_type there")
 
 
 def _hub_kind(name: str) -> str:
-    from huggingface_hub import hf_hub_download
+    return _trained_by(model_kind(name), f"--models {name}: cannot read its config.json from the Hub")
 
-    try:
-        config = json.loads(Path(hf_hub_download(name, "config.json")).read_text())
-    except Exception as error:  # noqa: BLE001 - offline, unknown repo, gated: all mean "cannot tell"
+
+def _trained_by(kind: str | None, cannot_tell: str) -> str:
+    """The grid kind of a model kind (bioner.models.registry.model_kind): anything that is a decoder LLM is
+    trained by train_decoder.py."""
+    if kind is None:  # no config, offline, unknown repo, gated: all mean "cannot tell"
         raise GridError(
-            f"--models {name}: cannot read its config.json from the Hub ({type(error).__name__}); prefix it"
-            " with 'encoder:' or 'decoder:' to say which script trains it"
-        ) from None
-    return _kind_from_config(config, name)
-
-
-def _kind_from_config(config: dict, name: str) -> str:
-    """Decoder when the model type has a causal-LM head and no masked-LM one (BERT-like types have both)."""
-    from bioner.models.token_llm import is_causal_lm_type
-
-    model_type = config.get("model_type")
-    if model_type is None:
-        raise GridError(
-            f"--models {name}: config.json has no model_type; prefix it with 'encoder:' or 'decoder:'"
+            f"{cannot_tell}; prefix it with 'encoder:' or 'decoder:' to say which script trains it"
         )
-    causal = is_causal_lm_type(model_type)
-    return DECODER if causal else ENCODER
+    return ENCODER if kind == ENCODER else DECODER
 
 
 def run_name(learning_rate: float, batch_size: int) -> str:
@@ -329,7 +317,8 @@ def plan(args: GridArguments, specs: list[ModelSpec]) -> list[GridRun]:
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest ``checkpoint-N`` with a ``trainer_state.json`` (one cut short while saving is passed over)."""
+    """The newest ``checkpoint-N`` with a ``trainer_state.json`` (one cut short while saving is passed
+    over)."""
     if not run_dir.is_dir():
         return None
     found = [
@@ -435,7 +424,8 @@ def _remove_checkpoints(run_dir: Path) -> None:
 
 
 def prune_non_best(collection: Collection) -> list[Path]:
-    """Delete checkpoints and model weights of finished runs that are not their cell's best; the dirs pruned."""
+    """Delete checkpoints and model weights of finished runs that are not their cell's best; the dirs
+    pruned."""
     pruned = []
     for record in collection.runs:
         if record.status != "finished" or record.chosen:
@@ -510,7 +500,8 @@ def latency_command(args: GridArguments, dataset: str, models: list[Path], outpu
 
 def run_latency(args: GridArguments, collection: Collection) -> list[str]:
     """``benchmark_latency.py`` per dataset on the best model of each cell (encoders first: the default draft
-    of speculative decoding is the first encoder); skipped when ``latency.json`` came from the same command."""
+    of speculative decoding is the first encoder); skipped when ``latency.json`` came from the same
+    command."""
     failures = []
     for dataset in dict.fromkeys(args.datasets):
         best = [r for (name, _), r in collection.best.items() if name == dataset_slug(dataset)]

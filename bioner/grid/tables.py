@@ -1,6 +1,6 @@
 """What a grid left under its output directory, collected and tabled: every run as a record, the best run of
-each (dataset, model) cell by dev strict F1, the ``latency.json`` rows, and from them ``tables.md`` (Tables III, IV
-and V and every run), ``summary.json`` and the plots.
+each (dataset, model) cell by dev strict F1, the ``latency.json`` rows, and from them ``tables.md`` (Tables
+III, IV and V and every run), ``summary.json`` and the plots.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioner.data.conll import REGISTERED_DATASETS
+from bioner.data.registry import REGISTERED_DATASETS
 from bioner.evaluation.report import (
     format_latency_table,
     format_relaxed_table,
@@ -20,9 +20,9 @@ from bioner.evaluation.report import (
     plot_f1_by_length,
     plot_time_vs_f1,
 )
+from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER
 
-ENCODER, DECODER = "encoder", "decoder"
-TOKCLS = "llm-token-classifier"  # a decoder LLM trained by train_encoder.py as a one-pass token classifier
+TOKCLS = LLM_TOKEN_CLASSIFIER  # a decoder LLM trained by train_encoder.py as a one-pass token classifier
 TOKCLS_PREFIX = "tokcls"  # how --models names that kind: tokcls:smollm2
 
 
@@ -62,7 +62,8 @@ class Collection:
     latency: dict[str, list[dict]]  # dataset -> benchmark_latency.py summary rows, renamed to grid models
 
 
-# ---------------------------------------------------------------------------------------------- run directories
+# ---------------------------------------------------------------------------------------------- run
+# directories
 
 
 def dataset_slug(dataset: str) -> str:
@@ -122,8 +123,9 @@ def _record(run_dir: Path, dataset: str, model: str, kind: str | None = None) ->
 
 
 def collect(output_dir: Path, planned: Sequence = ()) -> Collection:
-    """Every run of ``planned`` (``bioner.grid.runs.GridRun``) and every run directory found under ``output_dir``
-    (``<dataset>/<model>/<run>``), the best run per cell, and the latency rows of every ``latency.json``."""
+    """Every run of ``planned`` (``bioner.grid.runs.GridRun``) and every run directory found under
+    ``output_dir`` (``<dataset>/<model>/<run>``), the best run per cell, and the latency rows of every
+    ``latency.json``."""
     output_dir = Path(output_dir).resolve()
     records = [_record(r.run_dir, dataset_slug(r.dataset), r.model.slug, r.model.kind) for r in planned]
     known = {r.run_dir for r in records}
@@ -207,8 +209,8 @@ def format_grid_table(collection: Collection) -> str:
                 "**best**" if r.chosen else "",
             ]
         )
-    header = ["Dataset", "Model", "Kind", "lr", "batch", "Status", "dev strict F1", "test strict F1", "epochs",
-              "train s", "chosen"]  # fmt: skip
+    header = ["Dataset", "Model", "Kind", "lr", "batch", "Status", "dev strict F1", "test strict F1",
+              "epochs", "train s", "chosen"]  # fmt: skip
     return markdown_table(header, rows)
 
 
@@ -220,8 +222,8 @@ def write_tables(output_dir: Path, collection: Collection) -> Path:
     entries = [(dataset, model, r.results["test"]) for (dataset, model), r in collection.best.items()]
     sections = [
         "# Reproduction of the seed study's tables",
-        f"Runs under `{output_dir.resolve()}`. Each (dataset, model) row is the run with the best **dev** strict F1"
-        " of its grid (see the last table); the scores are that run's **test** scores.",
+        f"Runs under `{output_dir.resolve()}`. Each (dataset, model) row is the run with the best **dev**"
+        " strict F1 of its grid (see the last table); the scores are that run's **test** scores.",
     ]
     missing = sorted({(r.dataset, r.model) for r in collection.runs} - set(collection.best))
     if missing:
@@ -240,8 +242,8 @@ def write_tables(output_dir: Path, collection: Collection) -> Path:
     if collection.latency:
         sections.append(
             "## Table IV: average inference time per test instance (seconds)\n\n"
-            "From `benchmark_latency.py` on the best run of each cell (inference only, after warm-up; details in"
-            " each `<dataset>/latency/latency.md`).\n\n" + format_latency_table(collection.latency)
+            "From `benchmark_latency.py` on the best run of each cell (inference only, after warm-up;"
+            " details in each `<dataset>/latency/latency.md`).\n\n" + format_latency_table(collection.latency)
         )
     else:
         sections.append(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bioner.decoding.generative import DECODING_MODES
 from bioner.decoding.viterbi import DECODERS
+from bioner.models.onnx import BACKENDS, TORCH
 from bioner.tagging.taggers import load_tagger
 
 
@@ -55,19 +56,29 @@ class TaggerArguments:
             "help": "Decoder LLMs: bfloat16 autocast on (true) or off (false); default: as in training."
         },
     )
+    backend: str = field(
+        default=TORCH,
+        metadata={
+            "help": f"Token classifiers: how the forward pass runs, one of {', '.join(BACKENDS)}. onnx and"
+            " onnx-int8 need the model's onnx/ folder (python -m bioner.evaluation.backends MODEL --int8);"
+            " torch-bf16 needs a CPU with AVX512-BF16/AMX."
+        },
+    )
 
     def load(self, model: str, device: str | None = None):
-        """The tagger for ``model`` (dir or Hub id) with these settings; ``device`` defaults to CUDA if any."""
+        """The tagger for ``model`` (dir or Hub id) with these settings; ``device`` defaults to CUDA if
+        any."""
         return load_tagger(
             model,
             device=device,
             max_length=self.max_seq_length,
             stride=self.stride,
             batch_size=self.batch_size,
-            decoding=self.bio_decoding,
-            llm_decoding=self.decoding,
+            bio_decoding=self.bio_decoding,
+            decoding=self.decoding,
             draft_model=self.draft_model,
             dtype=self.dtype,
             load_in_4bit=self.load_in_4bit,
             autocast_dtype={None: "as-trained", True: "bfloat16", False: "none"}[self.bf16],
+            backend=self.backend,
         )

@@ -9,25 +9,30 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from bioner.data.text import WORD_STYLE_KEY
 from bioner.decoding.generative import ALL_O_DRAFT, make_decoder
-from bioner.decoding.prompts import FORMAT_FILE, AnswerTokenizer, PromptFormat
+from bioner.decoding.prompts import AnswerTokenizer, PromptFormat
 from bioner.decoding.viterbi import DECODERS, decode_tags
 from bioner.decoding.windows import word_log_probs
-from bioner.models.llm import is_decoder_model, load_trained_decoder, local_model_dir
-from bioner.models.registry import ModelLoadError, load_token_classifier, load_tokenizer, resolve_model_name
-from bioner.models.token_llm import (
-    LLM_TOKEN_CLASSIFIER_KIND,
-    TOKEN_LLM_FILE,
-    is_token_llm_dir,
-    load_trained_token_llm,
+from bioner.models.llm import load_trained_decoder, local_model_dir
+from bioner.models.onnx import BACKENDS, ONNX, ONNX_INT8, TORCH, TORCH_BF16, check_bf16, load_onnx_model
+from bioner.models.registry import (
+    DECODER,
+    ENCODER,
+    LLM_TOKEN_CLASSIFIER,
+    ModelLoadError,
+    load_token_classifier,
+    load_tokenizer,
+    model_kind,
+    resolve,
 )
+from bioner.models.token_llm import load_trained_token_llm
 
 
 @dataclass
@@ -40,9 +45,8 @@ class EncoderTagger:
     stride: int = 128
     batch_size: int = 64
     decoding: str = "viterbi"
-    kind: str = (
-        "encoder"  # or "llm-token-classifier": a decoder LLM read in one pass (bioner.models.token_llm)
-    )
+    kind: str = ENCODER  # or LLM_TOKEN_CLASSIFIER: a decoder LLM read in one pass (bioner.models.token_llm)
+    backend: str = TORCH  # bioner.models.onnx.BACKENDS: torch, torch-bf16 (autocast), onnx, onnx-int8
     last_seconds: float = field(default=0.0, init=False)
     _last_scores: list = field(default_factory=list, init=False, repr=False)
     _last_tags: list = field(default_factory=list, init=False, repr=False)
@@ -66,12 +70,14 @@ class EncoderTagger:
         return self._last_tags
 
     def redecode(self, decoding: str) -> list[list[str]]:
-        """The last call's word scores decoded another way (``viterbi``/``argmax``), without a new forward pass."""
+        """The last call's word scores decoded another way (``viterbi``/``argmax``), without a new forward
+        pass."""
         return [decode_tags(word_scores, self.labels, decoding) for word_scores in self._last_scores]
 
     @property
     def last_tag_probs(self) -> list[list[float]]:
-        """The probability of each tag the last call chose (computed on demand: not part of ``last_seconds``)."""
+        """The probability of each tag the last call chose (computed on demand: not part of
+        ``last_seconds``)."""
         index = {label: i for i, label in enumerate(self.labels)}
         return [
             [
@@ -82,7 +88,15 @@ class EncoderTagger:
         ]
 
     def word_log_probs(self, sentences: Sequence[Sequence[str]], progress: bool = False) -> list:
-        """Per sentence, ``[words, labels]`` log-probabilities (``labels`` order): what a speculative draft uses."""
+        """Per sentence, ``[words, labels]`` log-probabilities (``labels`` order): what a speculative draft
+        uses."""
+        if self.backend == TORCH_BF16:
+            device_type = next(self.model.parameters()).device.type
+            with torch.autocast(device_type, dtype=torch.bfloat16):
+                return self._word_log_probs(sentences, progress)
+        return self._word_log_probs(sentences, progress)
+
+    def _word_log_probs(self, sentences: Sequence[Sequence[str]], progress: bool) -> list:
         return word_log_probs(
             self.model,
             self.tokenizer,
@@ -226,40 +240,92 @@ def _context_length(model) -> int:
 def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
     """Load a trained model as a tagger; ``options`` are the tagger's fields (max_length, decoding, ...).
 
-    Decoders (a ``train_decoder.py`` output dir or Hub repo, adapter or full model) accept ``decoding``
-    (constrained/speculative/free; ``llm_decoding`` overrides it so one call can carry both kinds' choice),
+    ``bio_decoding`` (``--bio_decoding``: viterbi/argmax) is how an encoder turns word scores into tags;
+    ``decoding`` (``--decoding``: constrained/speculative/free) is how a decoder LLM answers. One call can
+    carry
+    both; each kind reads its own and ignores the other. The keywords of older callers still work, with a
+    FutureWarning: ``llm_decoding=`` (now ``decoding=``) and ``decoding="viterbi"/"argmax"`` (now
+    ``bio_decoding=``).
+
+    Decoders (a ``train_decoder.py`` output dir or Hub repo, adapter or full model) accept ``decoding``,
     ``draft_model`` (``speculative``: an encoder dir/Hub id, or ``"all-O"``), ``batch_size``, ``max_length``,
     ``dtype``, ``load_in_4bit`` and ``autocast_dtype`` (each defaulting to how the model was trained;
     ``autocast_dtype="none"`` turns mixed precision off); encoders take the ``EncoderTagger`` fields
-    (``decoding`` is their viterbi/argmax choice). ``device`` (default: CUDA when available) places either.
+    (``bio_decoding`` sets their ``decoding`` field). ``device`` (default: CUDA when available) places either.
     """
-    path = resolve_model_name(name_or_path)
-    llm_decoding = options.pop("llm_decoding", None)
+    path = resolve(name_or_path).path
+    kind = model_kind(path)
+    bio_decoding, decoding = _decoding_options(options)
     device = _device(options.pop("device", None))
     draft_model = options.pop("draft_model", None)
-    if is_decoder_model(path) or _is_hub_decoder(path):
-        if llm_decoding is not None:
-            options["decoding"] = llm_decoding
+    backend = options.pop("backend", None) or TORCH
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
+    if kind == DECODER and backend != TORCH:
+        raise ModelLoadError(
+            f"--backend {backend} is for token classifiers (encoders, LLM token classifiers); "
+            f"'{name_or_path}' is a generative decoder, which runs on PyTorch only (--bf16 and --load_in_4bit"
+            " set its precision)"
+        )
+    if backend == TORCH_BF16:
+        check_bf16(device)
+    if backend in (ONNX, ONNX_INT8) and device.type != "cpu":
+        device = torch.device("cpu")  # ONNX Runtime's CPU provider: inputs stay on the CPU
+    if kind == DECODER:
+        if decoding is not None:
+            options["decoding"] = decoding
         return _load_decoder_tagger(path, options, device, draft_model)
+    options["backend"] = backend
+    if bio_decoding is not None:
+        options["decoding"] = bio_decoding  # the EncoderTagger field
     if draft_model is not None:
         raise ModelLoadError(f"--draft_model is for decoder LLMs; '{name_or_path}' is an encoder")
     token_llm_options = {key: options.pop(key, None) for key in ("dtype", "load_in_4bit")}
     options.pop("autocast_dtype", None)
     if options.get("max_length") is None:
         options["max_length"] = 512
-    if is_token_llm_dir(path) or _is_hub_repo_with(path, TOKEN_LLM_FILE):
+    if kind == LLM_TOKEN_CLASSIFIER:
         model, tokenizer = load_trained_token_llm(local_model_dir(path), **token_llm_options)
-        if not _is_quantized(model):
+        if backend in (ONNX, ONNX_INT8):
+            model = load_onnx_model(path, backend, model.config)
+        elif not _is_quantized(model):
             model.to(device)
-        return EncoderTagger(model=model, tokenizer=tokenizer, kind=LLM_TOKEN_CLASSIFIER_KIND, **options)
-    model = load_token_classifier(path)
+        return EncoderTagger(model=model, tokenizer=tokenizer, kind=LLM_TOKEN_CLASSIFIER, **options)
+    if backend in (ONNX, ONNX_INT8):  # the config for the labels; the ONNX file for the forward pass
+        from transformers import AutoConfig
+
+        model = load_onnx_model(path, backend, AutoConfig.from_pretrained(path))
+    else:
+        model = load_token_classifier(path)
     if not getattr(model.config, "id2label", None) or _has_default_labels(model.config.id2label):
         raise ModelLoadError(
-            f"'{name_or_path}' has no NER label names in its config (id2label = {json.dumps(model.config.id2label)});"
+            f"'{name_or_path}' has no NER label names in its config (id2label ="
+            f" {json.dumps(model.config.id2label)});"
             " pass a model trained with train_encoder.py"
         )
     model.to(device).eval()
     return EncoderTagger(model=model, tokenizer=load_tokenizer(path), **options)
+
+
+def _decoding_options(options: dict) -> tuple[str | None, str | None]:
+    """``(bio_decoding, decoding)`` taken out of ``options``, the deprecated keywords mapped
+    (`load_tagger`)."""
+    bio_decoding, decoding = options.pop("bio_decoding", None), options.pop("decoding", None)
+    if decoding in DECODERS:
+        warnings.warn(
+            f"load_tagger(decoding={decoding!r}) is deprecated: pass bio_decoding={decoding!r} (an encoder's"
+            " choice); decoding= is the decoder LLMs' constrained/speculative/free",
+            FutureWarning,
+            stacklevel=3,
+        )
+        bio_decoding, decoding = bio_decoding or decoding, None
+    llm_decoding = options.pop("llm_decoding", None)
+    if llm_decoding is not None:
+        warnings.warn(
+            "load_tagger(llm_decoding=...) is deprecated: pass decoding=...", FutureWarning, stacklevel=3
+        )
+        decoding = llm_decoding
+    return bio_decoding, decoding
 
 
 def _device(device: str | None) -> torch.device:
@@ -268,27 +334,8 @@ def _device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def _is_hub_decoder(name: str) -> bool:
-    """Whether a Hub repo (not a local path) holds a bioner decoder."""
-    return _is_hub_repo_with(name, FORMAT_FILE)
-
-
-def _is_hub_repo_with(name: str, filename: str) -> bool:
-    """Whether ``name`` is a Hub repo (not a local path) holding ``filename``."""
-    if Path(name).exists() or name.count("/") != 1:
-        return False
-    from huggingface_hub import file_exists
-
-    try:
-        return file_exists(name, filename)
-    except Exception:  # noqa: BLE001 - offline or unknown repo: let the encoder path report it
-        return False
-
-
 def _load_decoder_tagger(path: str, options: dict, device: torch.device, draft_model: str | None):
     decoding = options.pop("decoding", "constrained")
-    if decoding in DECODERS:  # an encoder-only choice (viterbi/argmax) passed by a generic caller
-        decoding = "constrained"
     if decoding != "speculative" and draft_model is not None:
         raise ModelLoadError("--draft_model is only used by --decoding speculative")
     load_in_4bit = options.pop("load_in_4bit", None)
@@ -310,7 +357,8 @@ def _load_decoder_tagger(path: str, options: dict, device: torch.device, draft_m
 
 
 def _load_draft(draft_model: str, device: torch.device) -> str | EncoderTagger:
-    """The draft for speculative decoding: ``"all-O"`` or an encoder tagger (Viterbi, so drafts are valid BIO)."""
+    """The draft for speculative decoding: ``"all-O"`` or an encoder tagger (Viterbi, so drafts are valid
+    BIO)."""
     if draft_model == ALL_O_DRAFT:
         return ALL_O_DRAFT
     draft = load_tagger(draft_model, device=str(device))

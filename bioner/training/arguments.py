@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import datasets
 
-from bioner.data.conll import load_run_dataset
+from bioner.corpora.sources import load_run_dataset
 
 
 @dataclass
@@ -28,6 +28,13 @@ class CorpusArguments:
     )
     early_stopping_patience: int = field(
         default=3, metadata={"help": "Evaluations without dev improvement before stopping."}
+    )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the checkpoint-* folders (optimizer state and a second copy of the weights) after a"
+            " finished run; by default only the final (best) model is left in --output_dir."
+        },
     )
 
     def load(self) -> datasets.DatasetDict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bioner.data.conll import load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
 from bioner.decoding.prompts import AnswerTokenizer, PromptFormat, PromptFormatError, build_prompt_format
 from tests.fixtures.models import LABELS
 from tests.helpers import DATA_DIR

@@ -142,7 +142,8 @@ def test_encoder_scores_give_its_viterbi_tags(demo_encoder):
 
 
 def test_a_rejected_entity_is_redrafted_from_the_verified_tag(overfit_run):
-    """After the decoder rejects an entity start, the rest is re-drafted from its tag: no orphan I- tags left."""
+    """After the decoder rejects an entity start, the rest is re-drafted from its tag: no orphan I- tags
+    left."""
     import numpy as np
 
     from bioner.decoding.generative import DecodeOutput

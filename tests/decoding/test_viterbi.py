@@ -59,7 +59,8 @@ def test_viterbi_after_an_entity_may_continue_it():
 
 
 def test_viterbi_repairs_what_argmax_gets_wrong():
-    # Word 0 slightly prefers O, word 1 strongly prefers I-Chemical: argmax is invalid, Viterbi picks B then I.
+    # Word 0 slightly prefers O, word 1 strongly prefers I-Chemical: argmax is invalid, Viterbi picks B then
+    # I.
     probs = np.array([[0.5, 0.45, 0.0, 0.05, 0.0], [0.05, 0.05, 0.0, 0.9, 0.0]]) + 1e-9
     assert [LABELS[i] for i in argmax_decode(np.log(probs))] == ["O", "I-Chemical"]
     assert decode_tags(np.log(probs), LABELS, "viterbi") == ["B-Chemical", "I-Chemical"]

@@ -78,7 +78,8 @@ def test_too_small_max_length_is_refused(tiny_bert):
 
 
 def test_redecoding_the_last_scores_equals_a_fresh_call(tiny_bert, demo_splits):
-    """train_encoder.py reports argmax beside Viterbi from one forward pass over test: it must match a rerun."""
+    """train_encoder.py reports argmax beside Viterbi from one forward pass over test: it must match a
+    rerun."""
     from bioner.tagging.taggers import EncoderTagger
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)

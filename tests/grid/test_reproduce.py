@@ -52,7 +52,8 @@ def demo_grid(tmp_path_factory, tiny_bert, tiny_llama):
     argv = [
         "--datasets", "demo", "--models", str(tiny_bert), str(tiny_llama), f"tokcls:{tiny_llama}",
         "--encoder_learning_rates", "1e-4", "5e-2", "--encoder_batch_sizes", "8",
-        "--tokcls_learning_rates", "1e-3", "--tokcls_batch_sizes", "8", "--extra_tokcls_args", "--use_peft true",
+        "--tokcls_learning_rates", "1e-3", "--tokcls_batch_sizes", "8",
+        "--extra_tokcls_args", "--use_peft true",
         "--decoder_learning_rates", "1e-4", "3e-3", "--decoder_batch_size", "4",
         "--extra_encoder_args", ENCODER_ARGS, "--extra_decoder_args", DECODER_ARGS,
         "--latency", "--latency_max_instances", "4", "--extra_latency_args", "--warmup 1",
@@ -196,7 +197,8 @@ def test_collect_only_builds_the_tables_from_results_and_latency_files(tmp_path)
     assert cells["dec"]["kind"] == "decoder"
     statuses = {(r["model"], r["learning_rate"]): (r["status"], r["chosen"]) for r in summary["runs"]}
     assert statuses == {
-        ("enc", 1e-5): ("finished", True), ("enc", 2e-5): ("finished", False), ("enc", 3e-5): ("failed", False),
+        ("enc", 1e-5): ("finished", True), ("enc", 2e-5): ("finished", False),
+        ("enc", 3e-5): ("failed", False),
         ("dec", 4e-5): ("finished", True),
     }  # fmt: skip
     tables = (output / "tables.md").read_text()
@@ -222,7 +224,8 @@ def test_unknown_names_and_missing_data_stop_before_anything_runs(tmp_path, tiny
         (["--datasets", "bc5cdr", "--models", "minilm", "--data_dir", str(tmp_path / "nodata")],
          f"--datasets bc5cdr: {tmp_path / 'nodata' / 'bc5cdr'}: no folder for dataset 'bc5cdr'"),
         (["--models", "minilm"], "--datasets: pass at least one dataset"),
-        (["--datasets", "demo", "--models", "decoder:minilm"], "'minilm' is an alias of kind encoder, not decoder"),
+        (["--datasets", "demo", "--models", "decoder:minilm"],
+         "'minilm' is an alias of kind encoder, not decoder"),
         (["--datasets", "demo", "--models", str(tiny_bert), str(tiny_bert)], "named twice"),
     ]  # fmt: skip
     for argv, message in cases:
@@ -232,16 +235,7 @@ def test_unknown_names_and_missing_data_stop_before_anything_runs(tmp_path, tiny
     assert not output.exists()
 
 
-def test_models_are_classified_and_interrupted_runs_resume(tmp_path, tiny_bert, tiny_llama):
-    assert grid.classify_model("Llama").kind == "decoder" and grid.classify_model("minilm").kind == "encoder"
-    assert grid.classify_model(str(tiny_llama)).kind == "decoder"
-    assert grid.classify_model(str(tiny_bert)) == grid.ModelSpec(str(tiny_bert), tiny_bert.name, "encoder")
-    assert grid.classify_model("encoder:org/model") == grid.ModelSpec("org/model", "org--model", "encoder")
-    assert grid.classify_model("tokcls:SmolLM2") == grid.ModelSpec(
-        "smollm2", "smollm2-tokcls", "llm-token-classifier"
-    )
-    with pytest.raises(grid.GridError, match="not a decoder LLM"):
-        grid.classify_model(f"tokcls:{tiny_bert}")
+def test_interrupted_runs_resume_from_their_last_complete_checkpoint(tmp_path):
     args = reproduce.parse_args(
         ["--datasets", "demo", "--models", "minilm", "--output_dir", str(tmp_path),
          "--extra_encoder_args", "--use_cpu", "--launcher", "accelerate launch"]
@@ -252,6 +246,6 @@ def test_models_are_classified_and_interrupted_runs_resume(tmp_path, tiny_bert, 
         if complete:
             (run.run_dir / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     command = grid.training_command(run, args)
-    assert command[:3] == ["accelerate", "launch", str(grid.ROOT / "train_encoder.py")]
+    assert command[:3] == ["accelerate", "launch", str(grid.script_path("train_encoder"))]
     assert command[-3:] == ["--use_cpu", "--resume_from_checkpoint", str(run.run_dir / "checkpoint-2")]
     assert grid_tables.run_status(run.run_dir) == "interrupted"

@@ -202,7 +202,8 @@ print(json.dumps({split: {"rows": ds.to_list(), "features": ds.features.to_dict(
 def test_load_ner_dataset_by_repo_id(demo_on_hub, tmp_path):
     code = """
 import json
-from bioner.data.conll import label_names, load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
+from bioner.data.conll import label_names
 ds = load_ner_dataset("testorg/demo")
 names = label_names(ds)
 print(json.dumps({s: [[r["tokens"], [names[i] for i in r["ner_tags"]]] for r in ds[s]] for s in ds}))

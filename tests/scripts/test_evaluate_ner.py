@@ -10,11 +10,8 @@ import pytest
 from huggingface_hub import ModelCard
 
 import evaluate_ner
-from bioner.evaluation.records import portable_path, write_outputs
 from bioner.hub import model_card
-from bioner.models.llm import load_decoder_tokenizer
-from bioner.models.registry import ModelLoadError, load_tokenizer
-from metrics.bio_ner.scoring import compute_ner_scores
+from bioner.models.registry import DECODER, ModelLoadError, load_tokenizer
 
 
 def _write(path: Path, records: list[dict]) -> Path:
@@ -47,35 +44,6 @@ def test_invalid_tag_in_predictions_names_file_line_and_field(tmp_path):
         evaluate_ner.main(["--predictions", str(path), "--output_dir", str(tmp_path)])
 
 
-def test_portable_path():
-    out = Path("/runs/x")
-    assert portable_path("/runs/x/checkpoint-38", out) == "checkpoint-38"
-    assert portable_path("/runs/x", out) == "."
-    assert portable_path("/home/me/models/tiny-bert", out) == "tiny-bert"
-    assert portable_path("org/model", out) == "org/model"  # a Hub id or relative path stays as given
-    assert portable_path("runs/y", out) == "runs/y"
-
-
-def test_results_and_report_hold_no_absolute_paths(tmp_path):
-    output_dir = tmp_path / "run"
-    scores = compute_ner_scores([["B-X", "O"]], [["B-X", "O"]])
-    meta = {
-        "model": str(tmp_path / "models" / "tiny-bert"),
-        "best_checkpoint": str(output_dir / "checkpoint-38"),
-        "nested": {"paths": [str(output_dir / "checkpoint-19")]},
-        "dataset": "bc5cdr",
-    }
-    write_outputs(output_dir, {"test": scores}, {}, f"{meta['model']} on {tmp_path / 'data'}", meta)
-    results = json.loads((output_dir / "results.json").read_text())
-    assert results["meta"]["best_checkpoint"] == "checkpoint-38"
-    assert results["meta"]["model"] == "tiny-bert"
-    assert results["meta"]["nested"] == {"paths": ["checkpoint-19"]}
-    for name in ("results.json", "report.md"):
-        assert str(tmp_path) not in (output_dir / name).read_text()
-    assert (output_dir / "report.md").read_text().startswith("# tiny-bert on data\n")
-    assert meta["best_checkpoint"].startswith(str(output_dir))  # the caller's dict is left as it was
-
-
 def test_model_card_names_local_base_model_and_dataset_without_their_paths(tmp_path):
     base, data = tmp_path / "models" / "tiny-bert", tmp_path / "data" / "mycorpus"
     base.mkdir(parents=True)
@@ -95,8 +63,39 @@ def test_offline_hint_suggests_the_alias_of_the_same_kind(monkeypatch):
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", unreachable)
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
     with pytest.raises(ModelLoadError) as decoder:
-        load_decoder_tokenizer("no-such-org/no-such-decoder")
+        load_tokenizer("no-such-org/no-such-decoder", DECODER)
     assert "offline alias (smollm2, gemma3)" in str(decoder.value) and "minilm" not in str(decoder.value)
     with pytest.raises(ModelLoadError) as encoder:
         load_tokenizer("no-such-org/no-such-encoder")
     assert "offline alias (minilm, mpnet)" in str(encoder.value) and "smollm2" not in str(encoder.value)
+
+
+def test_scoring_a_runs_predictions_never_touches_the_run(tmp_path, monkeypatch):
+    """Quickstart step 3 (``--predictions runs/x/predictions_test.jsonl``) writes a folder of its own; the
+    training run's results.json keeps its dev scores and metadata."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "demo"
+    run.mkdir(parents=True)
+    training = {"dev": {"strict": {"f1": 0.5}}, "test": {"strict": {"f1": 0.4}}, "meta": {"epochs": 3}}
+    (run / "results.json").write_text(json.dumps(training))
+    _write(run / "predictions_test.jsonl", [{"id": "a", "gold": ["B-X", "O"], "pred": ["B-X", "O"]}])
+    for _ in range(2):  # the same evaluation again replaces its own output
+        evaluate_ner.main(["--predictions", "runs/demo/predictions_test.jsonl"])
+    own = tmp_path / "runs" / "eval-demo-predictions_test"
+    assert json.loads((own / "results.json").read_text())["test"]["strict"]["f1"] == 1.0
+    assert json.loads((run / "results.json").read_text()) == training
+    assert not (run / "report.md").exists()
+    with pytest.raises(SystemExit, match=r"results\.json holds the results of another run.*--overwrite"):
+        evaluate_ner.main(["--predictions", "runs/demo/predictions_test.jsonl", "--output_dir", "runs/demo"])
+    assert json.loads((run / "results.json").read_text()) == training
+    evaluate_ner.main(
+        [
+            "--predictions",
+            "runs/demo/predictions_test.jsonl",
+            "--output_dir",
+            "runs/demo",
+            "--overwrite",
+            "true",
+        ]
+    )
+    assert "dev" not in json.loads((run / "results.json").read_text())

@@ -1,4 +1,5 @@
-"""tag.py: raw text and pre-tokenized words in, entities with character offsets out (files, resume, 2 ranks)."""
+"""tag.py: raw text and pre-tokenized words in, entities with character offsets out (files, resume, 2
+ranks)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tag
+from bioner.corpora.model import Document
 from bioner.data.text import detokenize, tokenize
 from bioner.tagging.entities import tag_documents
-from bioner.tagging.inputs import Document, InputFormatError, read_documents
+from bioner.tagging.inputs import InputFormatError, read_inputs
 from bioner.tagging.shards import ShardedOutput
 from bioner.tagging.taggers import load_tagger
 from tests.helpers import LAUNCH, LEXICON, ROOT, LexiconTagger, free_port
@@ -143,7 +145,7 @@ def test_empty_inputs_give_empty_records(demo_encoder, tmp_path):
 
 def test_txt_files_one_document_per_line(tmp_path):
     (path := tmp_path / "lines.txt").write_text("first doc\n\nsecond doc\n")
-    documents = read_documents([path], txt_unit="line")
+    documents = read_inputs([path], txt_unit="line")
     assert [(d.id, d.text) for d in documents] == [
         ("lines.txt:1", "first doc"),
         ("lines.txt:3", "second doc"),
@@ -164,7 +166,7 @@ def test_malformed_jsonl_line_is_named(demo_encoder, tmp_path, line, message):
     path = tmp_path / "docs.jsonl"
     path.write_text('{"id": "a", "text": "fine"}\n\n' + line + "\n")
     with pytest.raises(InputFormatError, match=re.escape(f"docs.jsonl:3: {message}")):
-        read_documents([path])
+        read_inputs([path])
     with pytest.raises(SystemExit, match="docs.jsonl:3"):
         run_tag("--model", demo_encoder, "--input", path)
 
@@ -172,7 +174,7 @@ def test_malformed_jsonl_line_is_named(demo_encoder, tmp_path, line, message):
 def test_undecodable_text_file_names_the_line(tmp_path):
     (path := tmp_path / "latin1.txt").write_bytes(b"fine\ncaf\xe9\n")
     with pytest.raises(InputFormatError, match=r"latin1.txt:2: not valid UTF-8"):
-        read_documents([path])
+        read_inputs([path])
 
 
 def test_missing_model_and_missing_input_are_clear(demo_encoder, tmp_path):

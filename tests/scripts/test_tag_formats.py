@@ -11,12 +11,10 @@ import pytest
 
 import evaluate_ner
 import tag
-from bioner.corpora import Document as CorpusDocument
-from bioner.corpora import Mention, Passage, read_documents, write_documents
+from bioner.corpora import Document, Mention, Passage, read_documents, write_documents
 from bioner.data.text import detokenize
 from bioner.tagging.entities import tag_documents
-from bioner.tagging.inputs import Document, input_format_of
-from bioner.tagging.inputs import read_documents as read_inputs
+from bioner.tagging.inputs import input_format_of, read_inputs
 from bioner.tagging.shards import ShardedOutput
 from tests.helpers import LEXICON, LexiconTagger
 
@@ -24,7 +22,7 @@ TITLE = "QX-7 and the ωZQ syndrome"  # no full stop: only the passage ends the 
 ABSTRACT = "Zolox acid was given. No ωZQ syndrome followed QX-7 ."
 
 
-def corpus(n: int = 3) -> list[CorpusDocument]:
+def corpus(n: int = 3) -> list[Document]:
     """Title + abstract documents (PubTator layout) with a gold mention that tagging must not reuse."""
     documents = []
     for i in range(n):
@@ -32,7 +30,7 @@ def corpus(n: int = 3) -> list[CorpusDocument]:
         title = f"{TITLE} {i}"
         passages = [Passage(0, title, "title"), Passage(len(title) + 1, ABSTRACT, "abstract")]
         gold = Mention([(0, 4)], "Gold", "QX-7", ["D1"])
-        documents.append(CorpusDocument(f"{1000 + i}", text, passages, [gold]))
+        documents.append(Document(f"{1000 + i}", text, passages, [gold]))
     return documents
 
 
@@ -69,14 +67,14 @@ def test_input_formats_detected_by_suffix_then_content(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pubtator_input(tmp_path_factory, demo_splits) -> tuple[Path, list[CorpusDocument]]:
+def pubtator_input(tmp_path_factory, demo_splits) -> tuple[Path, list[Document]]:
     """12 demo documents (2 test sentences each: a title and an abstract) as PubTator."""
     texts = [detokenize(tokens)[0] for tokens, _ in demo_splits["test"][:24]]
     documents = []
     for i in range(12):
         title, abstract = texts[2 * i], texts[2 * i + 1]
         passages = [Passage(0, title, "title"), Passage(len(title) + 1, abstract, "abstract")]
-        documents.append(CorpusDocument(f"9{i:03d}", f"{title} {abstract}", passages))
+        documents.append(Document(f"9{i:03d}", f"{title} {abstract}", passages))
     path = tmp_path_factory.mktemp("input") / "demo.PubTator"
     write_documents(documents, path, "pubtator")
     return path, documents

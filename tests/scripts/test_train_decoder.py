@@ -1,4 +1,5 @@
-"""Decoder path: train_decoder.py on tiny random Llamas, constrained and free decoding, evaluation, the Hub."""
+"""Decoder path: train_decoder.py on tiny random Llamas, constrained and free decoding, evaluation, the
+Hub."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 import evaluate_ner
 import train_decoder
-from bioner.data.conll import load_ner_dataset
+from bioner.corpora.sources import load_ner_dataset
 from bioner.tagging.taggers import load_tagger
 from metrics.bio_ner.scoring import compute_ner_scores
 from tests.fixtures.decoders import DECODER_FAST
@@ -101,7 +102,7 @@ def test_lora_steps_train_adapter_and_tag_rows(output_format, fixture, four_bit,
         *FAST,
         "--model_name_or_path", str(base),
         "--output_dir", str(tmp_path),
-        "--output_format", output_format,
+        "--answer_format", output_format,
         "--lora_r", "8",
         "--lora_alpha", "16",
         "--learning_rate", "1e-2",
@@ -136,7 +137,8 @@ def test_lora_steps_train_adapter_and_tag_rows(output_format, fixture, four_bit,
 
 
 def test_dev_loss_each_epoch_with_best_checkpoint_restored(tiny_llama, tmp_path):
-    """The seed's schedule in miniature: evaluation and checkpoint every epoch, best adapter restored and saved."""
+    """The seed's schedule in miniature: evaluation and checkpoint every epoch, best adapter restored and
+    saved."""
     result = train_decoder.main(
         ["--dataset", "demo", "--disable_tqdm", "true", "--model_name_or_path", str(tiny_llama),
          "--output_dir", str(tmp_path), "--lora_r", "8", "--learning_rate", "1e-2", "--num_train_epochs", "2",
@@ -188,6 +190,7 @@ def test_completion_only_loss_on_a_collated_batch(tiny_llama, tmp_path):
 
     from bioner.decoding.prompts import AnswerTokenizer, build_prompt_format
     from bioner.models.llm import add_tag_tokens
+    from bioner.training.decoder import AnswerOnlySFTTrainer, sft_dataset
     from tests.fixtures.models import LABELS
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
@@ -196,8 +199,8 @@ def test_completion_only_loss_on_a_collated_batch(tiny_llama, tmp_path):
     add_tag_tokens(model, tokenizer, prompt_format)
     answers = AnswerTokenizer(tokenizer, prompt_format)
     split = load_ner_dataset("demo")["train"].select(range(6))
-    data, _ = train_decoder.tokenized_split(split, LABELS, answers, 2048, "train")
-    trainer = train_decoder.AnswerOnlySFTTrainer(
+    data, _ = sft_dataset(split, LABELS, answers, 2048, "train")
+    trainer = AnswerOnlySFTTrainer(
         model=model,
         args=SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, per_device_train_batch_size=6,
                        report_to="none", max_length=2048),
@@ -232,15 +235,16 @@ def test_over_long_training_instances_are_windowed_not_cut(tiny_llama, tmp_path,
 def test_max_length_too_small_names_the_word(tiny_llama, tmp_path):
     with pytest.raises(SystemExit, match="alone does not fit --max_length 40"):
         train_decoder.main(
-            [*FAST, "--model_name_or_path", str(tiny_llama), "--output_dir", str(tmp_path), "--max_steps", "1",
-             "--max_train_samples", "2", "--max_length", "40"]
+            [*FAST, "--model_name_or_path", str(tiny_llama), "--output_dir", str(tmp_path),
+             "--max_steps", "1", "--max_train_samples", "2", "--max_length", "40"]
         )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--output_format", "json", "--output_format must be one of"),
+        ("--answer_format", "json", "--answer_format must be one of"),
+        ("--output_format", "json", "--answer_format must be one of"),  # the old spelling, same check
         ("--decoding", "beam", "--decoding must be"),
     ],
 )
@@ -260,7 +264,21 @@ def test_decoder_defaults_follow_the_seed():
     assert training_args.learning_rate == 4e-5 and training_args.num_train_epochs == 20
     assert training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps == 32
     assert training_args.max_length == 2048 and data_args.early_stopping_patience == 3
-    assert data_args.output_format == "tags" and data_args.decoding == "constrained"
+    assert data_args.answer_format == "tags" and data_args.decoding == "constrained"
+
+
+def test_answer_format_flag_and_its_deprecated_spelling():
+    data_args, _, _ = train_decoder.parse_args(["--output_dir", "/tmp/unused", "--answer_format", "paper"])
+    assert data_args.answer_format == "paper"
+    with pytest.warns(FutureWarning, match="--output_format is deprecated: use --answer_format"):
+        data_args, _, _ = train_decoder.parse_args(
+            ["--output_dir", "/tmp/unused", "--output_format", "paper"]
+        )
+    assert data_args.answer_format == "paper" and data_args.output_format is None
+    with pytest.raises(SystemExit, match="pass only --answer_format"):
+        train_decoder.parse_args(
+            ["--output_dir", "/tmp/unused", "--output_format", "paper", "--answer_format", "tags"]
+        )
 
 
 def test_free_decoding_reports_alignment(tiny_llama, tmp_path):
@@ -312,7 +330,8 @@ def test_adapter_round_trip_through_the_hub(fake_hub, tiny_llama, tmp_path):
     assert speculative["test"]["strict"] == trained  # the same tags, from the Hub adapter
     assert speculative["meta"]["decoding"] == "speculative"
     assert speculative["meta"]["draft_model"] == "all-O"
-    # tag.py by repo id: the adapter's predictions on raw text equal its evaluate_ner predictions on the words.
+    # tag.py by repo id: the adapter's predictions on raw text equal its evaluate_ner predictions on the
+    # words.
     predicted = [
         json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()
     ]
@@ -325,7 +344,8 @@ def test_adapter_round_trip_through_the_hub(fake_hub, tiny_llama, tmp_path):
 
 
 def test_training_without_evaluation_keeps_its_facts_but_writes_no_results(tiny_llama, tmp_path):
-    """--evaluate false: no results.json (the grid reads its absence as a failed run), train_meta.json instead."""
+    """--evaluate false: no results.json (the grid reads its absence as a failed run), train_meta.json
+    instead."""
     result = train_decoder.main(
         [*FAST, "--model_name_or_path", str(tiny_llama), "--output_dir", str(tmp_path), "--use_peft", "false",
          "--max_steps", "1", "--max_train_samples", "8", "--evaluate", "false"]

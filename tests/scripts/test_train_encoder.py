@@ -140,6 +140,14 @@ def test_early_stopping_stops_when_dev_does_not_improve(tiny_bert, tmp_path):
     )
     assert result["meta"]["epochs_run"] == 2  # epoch 1 sets the best score, epoch 2 fails to beat it
     assert result["meta"]["best_checkpoint"].endswith("checkpoint-38")
+    # A finished run leaves the final (best) model only, every file with one mode.
+    assert not list(tmp_path.glob("checkpoint-*"))
+    assert len({f.stat().st_mode & 0o777 for f in tmp_path.iterdir() if f.is_file()}) == 1
+    kept = tmp_path / "kept"
+    train_encoder.main(
+        [*args[:-1], str(kept), "--num_train_epochs", "1", "--keep_checkpoints", "true", *FAST]
+    )
+    assert list(kept.glob("checkpoint-*"))
 
 
 def test_bad_arguments_give_clear_errors(tiny_bert, tmp_path):
