@@ -1,6 +1,7 @@
 """Convert the original releases (PubTator) to BIO and print the figures of docs/corpora.md.
 
-    .venv/bin/python -m benchmarks.convert_corpora [--corpora_dir ../shared/corpora] [--data_dir ../shared/data]
+    .venv/bin/python -m benchmarks.convert_corpora [--corpora_dir ../shared/corpora] [--data_dir
+    ../shared/data]
 
 For BC5CDR, NCBI-disease and BioRED: per split, documents, sentences (against shared/data), mentions kept
 exactly / adjusted / left out, words split, and the seconds taken to read and convert; then the per-type

@@ -1,9 +1,10 @@
-"""Benchmark: SmolLM2-135M-Instruct fine-tuned on real BC5CDR by train_decoder.py, decoded free vs constrained.
+"""Benchmark: SmolLM2-135M-Instruct fine-tuned on real BC5CDR by train_decoder.py, decoded free vs
+constrained.
 
 Trains with the recipe below (the calibrated one from the shared notes -- full fine-tuning, ``tags`` format, a
 plain prompt, lr 2e-4 cosine, length-grouped batches -- resized for a CPU without bf16 units: fp32, batch 8,
-300 steps = 2,400 sentences, about half an epoch), then times decoding at batch size 1 on the first BC5CDR test
-sentences: ``constrained`` on ``--constrained_instances`` (200) and ``free`` on
+300 steps = 2,400 sentences, about half an epoch), then times decoding at batch size 1 on the first BC5CDR
+test sentences: ``constrained`` on ``--constrained_instances`` (200) and ``free`` on
 the first ``--free_instances`` (50), in the same process, one after the other (nothing else should run).
 
     BIONER_DATA_DIR=../shared/data python -m benchmarks.decoder_cpu --output_dir runs/bench-smollm2-bc5cdr
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     constrained_subset = decode(str(output), "constrained", sentences[:n], gold[:n], autocast)
     same = sum(a == b for a, b in zip(free["predictions"], constrained_subset["predictions"], strict=True))
     report = {
-        "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+        "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} torch threads,"
+        f" torch {torch.__version__}",
         "recipe": " ".join([*RECIPE, "--max_steps", str(train_meta.get("max_steps", args.max_steps))]),
         "decode_dtype": "float32 weights, bf16 autocast" if args.bf16 else "float32",
         "training": train_meta,
@@ -134,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def markdown(report: dict) -> str:
     rows = [
-        "| decoding | instances | strict P / R / F1 | s/instance | forward passes/instance | generated tokens/instance |",
+        "| decoding | instances | strict P / R / F1 | s/instance | forward passes/instance"
+        " | generated tokens/instance |",
         "|---|---|---|---|---|---|",
     ]
     for key in ("constrained", "constrained_same_instances", "free"):

@@ -4,8 +4,8 @@
     BIONER_DATA_DIR=../shared/data python benchmarks/encoder_cpu.py bc5cdr:4 jnlpba:1 biored:2 chemprot:1
 
 Each ``NAME:EPOCHS`` runs ``train_encoder.py`` in its own process (lr 5e-5, batch 16, 10% warm-up, dev
-evaluation each epoch) and the script collects dev/test strict F1 (Viterbi and argmax decoding), training time per
-epoch and test inference speed into ``benchmarks/results/encoder_cpu.md``.
+evaluation each epoch) and the script collects dev/test strict F1 (Viterbi and argmax decoding), training time
+per epoch and test inference speed into ``benchmarks/results/encoder_cpu.md``.
 """
 
 from __future__ import annotations
@@ -60,20 +60,28 @@ def run(name: str, epochs: str, output_root: Path) -> dict:
 def row(name: str, results: dict) -> str:
     meta, by_decoding = results["meta"], results["meta"]["test_strict_f1_by_decoding"]
     epochs = meta["epoch_train_seconds"]
-    return (
-        f"| {name} | {meta['epochs_run']:g} | {results['dev']['strict']['f1']:.4f} | {results['test']['strict']['f1']:.4f} "
-        f"| {by_decoding['argmax']:.4f} | {results['test']['partial']['f1']:.4f} "
-        f"| {sum(epochs) / len(epochs):.0f} | {meta['test_sentences_per_second']:.0f} | {meta['wall_seconds'] / 60:.1f} |"
-    )
+    cells = [
+        name,
+        f"{meta['epochs_run']:g}",
+        f"{results['dev']['strict']['f1']:.4f}",
+        f"{results['test']['strict']['f1']:.4f}",
+        f"{by_decoding['argmax']:.4f}",
+        f"{results['test']['partial']['f1']:.4f}",
+        f"{sum(epochs) / len(epochs):.0f}",
+        f"{meta['test_sentences_per_second']:.0f}",
+        f"{meta['wall_seconds'] / 60:.1f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main(specs: list[str]) -> None:
     output_root = Path(os.environ.get("BIONER_BENCH_DIR", ROOT / "runs" / "bench"))
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch CPU, fp32. Recipe: `{' '.join(RECIPE)}`.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch CPU, fp32."
+        f" Recipe: `{' '.join(RECIPE)}`.",
         "",
-        "| dataset | epochs | dev strict F1 | test strict F1 (Viterbi) | test strict F1 (argmax) | test relaxed F1 "
-        "| train s/epoch | test sentences/s | wall min |",
+        "| dataset | epochs | dev strict F1 | test strict F1 (Viterbi) | test strict F1 (argmax)"
+        " | test relaxed F1 | train s/epoch | test sentences/s | wall min |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for spec in specs:

@@ -1,22 +1,24 @@
 """One-shot GPU check of the decoder path: QLoRA training, 4-bit reload, constrained and free decoding.
 
 Builds the tests' tiny random Llama (untied embeddings, like Mistral/Llama: LoRA on ``lm_head`` too) in a work
-folder and trains a LoRA adapter with ``train_decoder.main`` at its defaults for this machine (on CUDA: 4-bit NF4
-with double quantization, bf16, gradient checkpointing) until it has memorised 16 ``demo`` train sentences
+folder and trains a LoRA adapter with ``train_decoder.main`` at its defaults for this machine (on CUDA: 4-bit
+NF4 with double quantization, bf16, gradient checkpointing) until it has memorised 16 ``demo`` train sentences
 (r 64 = full rank of the 64-wide model, lr 3e-3, 150 steps of 16). It then reloads the adapter with
-``load_tagger(load_in_4bit=...)`` and decodes the first 32 test sentences (unseen) and the 16 memorised ones, each
-with ``constrained`` at batch 8 and batch 1 (tags and passes must be identical), ``speculative`` with the all-O
-draft at batch 8 and 1 (tags must equal constrained's; passes = 1 + corrections) and ``free`` at batch 8. Free
-decoding only writes well-formed answers for memorised sentences, so that is where ``constrained == free`` (on
-every perfectly aligned instance) is tested. Then the LLM token classifier's QLoRA path (``token_classifier_check``:
-``train_encoder.py --use_peft --load_in_4bit --bf16`` on the same Llama, reloaded; 4-bit layers, reload == run,
-attention masks; ``--token_steps 0`` skips it). Prints, and writes to ``$OUT/gpu_check.json`` when ``OUT`` is set,
-one JSON line of figures: whether the linear layers are bitsandbytes ``Linear4bit`` on the GPU, forward passes and
-seconds per instance, the checks, peak GPU memory. Exit status 1 when a check fails.
+``load_tagger(load_in_4bit=...)`` and decodes the first 32 test sentences (unseen) and the 16 memorised ones,
+each with ``constrained`` at batch 8 and batch 1 (tags and passes must be identical), ``speculative`` with the
+all-O draft at batch 8 and 1 (tags must equal constrained's; passes = 1 + corrections) and ``free`` at batch
+8. Free decoding only writes well-formed answers for memorised sentences, so that is where ``constrained ==
+free`` (on every perfectly aligned instance) is tested. Then the LLM token classifier's QLoRA path
+(``token_classifier_check``: ``train_encoder.py --use_peft --load_in_4bit --bf16`` on the same Llama,
+reloaded; 4-bit layers, reload == run, attention masks; ``--token_steps 0`` skips it). Prints, and writes to
+``$OUT/gpu_check.json`` when ``OUT`` is set, one JSON line of figures: whether the linear layers are
+bitsandbytes ``Linear4bit`` on the GPU, forward passes and seconds per instance, the checks, peak GPU memory.
+Exit status 1 when a check fails.
 
-    python3 benchmarks/gpu_check.py                                    # on the GPU machine (benchmarks/gpu_check.sh)
-    OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2 --token_steps 40  # CPU smoke run (bnb NF4 on CPU)
-    OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2 --load_in_4bit true   # CPU, bnb 4-bit
+    python3 benchmarks/gpu_check.py                                    # on the GPU machine
+    (benchmarks/gpu_check.sh) OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2 --token_steps 40
+    # CPU smoke run (bnb NF4 on CPU) OMP_NUM_THREADS=1 python benchmarks/gpu_check.py --max_steps 2
+    --load_in_4bit true   # CPU, bnb 4-bit
 
 The figures are for a 2-layer, 64-wide random model: they check mechanics (kernels, dtypes, determinism),
 not speed or accuracy of a real LLM.
@@ -175,10 +177,10 @@ def fp32_speculative_check(output: Path, words) -> dict:
 
 
 def token_classifier_check(base: Path, work: Path, cuda: bool, args: argparse.Namespace) -> dict:
-    """The LLM token classifier's QLoRA path: ``train_encoder.py --use_peft --load_in_4bit --bf16`` on the tiny
-    Llama, reloaded with ``load_tagger``: 4-bit base layers (on CUDA), reload == the run's test predictions, and
-    on the reloaded 4-bit bf16 model a later token changes the first token's logits with bidirectional
-    attention, and none left of it once the layers are causal again."""
+    """The LLM token classifier's QLoRA path: ``train_encoder.py --use_peft --load_in_4bit --bf16`` on the
+    tiny Llama, reloaded with ``load_tagger``: 4-bit base layers (on CUDA), reload == the run's test
+    predictions, and on the reloaded 4-bit bf16 model a later token changes the first token's logits with
+    bidirectional attention, and none left of it once the layers are causal again."""
     import torch
 
     import train_encoder
@@ -189,7 +191,8 @@ def token_classifier_check(base: Path, work: Path, cuda: bool, args: argparse.Na
     train_argv = [
         "--dataset", "demo", "--model_name_or_path", str(base), "--output_dir", str(output),
         "--use_peft", "true", "--load_in_4bit", "true", "--bf16", "true", "--lora_r", "16",
-        "--learning_rate", "3e-3", "--max_steps", str(args.token_steps), "--per_device_train_batch_size", "16",
+        "--learning_rate", "3e-3", "--max_steps", str(args.token_steps),
+        "--per_device_train_batch_size", "16",
         "--max_train_samples", str(args.max_train_samples), "--max_eval_samples", str(args.instances),
         "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
         "--report_to", "none", "--disable_tqdm", "true", "--seed", "0", *([] if cuda else ["--use_cpu"]),
@@ -359,7 +362,8 @@ def main(argv: list[str] | None = None) -> dict:
         return tags, counts
 
     def compare(name: str, sentences, gold_tags) -> dict:
-        """Constrained (batch 8 and 1) and free (batch 8) on ``sentences``; free == constrained where aligned."""
+        """Constrained (batch 8 and 1) and free (batch 8) on ``sentences``; free == constrained where
+        aligned."""
         runs = {"constrained_b8": timed(tagger, sentences, "constrained", 8)}
         runs["constrained_b1"] = timed(tagger, sentences, "constrained", 1)
         runs["speculative_b8"] = timed(tagger, sentences, "speculative", 8)

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Raw text vs pre-tokenized input: does tag.py's text path lose anything against the benchmark's tokens?
 
-Rebuilds raw text from a BIO split (``bioner.data.text.detokenize``: ``56 - year - old`` -> ``56-year-old``, no space
-before ``.``/``,``/``)``...), tags it through the raw-text path (word cutting + sentence splitting) and through
-the pre-tokenized path (the split's own tokens and sentences), and scores both as character-offset entities
-against the gold ones (strict: same start, end and type). Two layouts: one document per sentence, and documents
-of ``--sentences_per_document`` consecutive sentences joined by a space (the sentence splitter must find the
-boundaries). Prints figures and writes them as JSON.
+Rebuilds raw text from a BIO split (``bioner.data.text.detokenize``: ``56 - year - old`` -> ``56-year-old``,
+no space before ``.``/``,``/``)``...), tags it through the raw-text path (word cutting + sentence splitting)
+and through the pre-tokenized path (the split's own tokens and sentences), and scores both as character-offset
+entities against the gold ones (strict: same start, end and type). Two layouts: one document per sentence, and
+documents of ``--sentences_per_document`` consecutive sentences joined by a space (the sentence splitter must
+find the boundaries). Prints figures and writes them as JSON.
 
     BIONER_DATA_DIR=../shared/data python benchmarks/tag_raw_text.py --model runs/bench/minilm-bc5cdr \
         --dataset bc5cdr --output benchmarks/results/tag_raw_text_bc5cdr_cpu.json

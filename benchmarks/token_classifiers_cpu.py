@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Benchmark: the three arms on real BC5CDR on this CPU -- encoders, decoder LLMs as one-pass token classifiers,
-and the generative LLM tagger -- trained one after another, then collected into one table.
+"""Benchmark: the three arms on real BC5CDR on this CPU -- encoders, decoder LLMs as one-pass token
+classifiers, and the generative LLM tagger -- trained one after another, then collected into one table.
 
-    BIONER_DATA_DIR=../shared/data python benchmarks/token_classifiers_cpu.py --runs minilm mpnet smollm2-bidir
-    python benchmarks/token_classifiers_cpu.py --collect_only        # the table from finished runs
+    BIONER_DATA_DIR=../shared/data python benchmarks/token_classifiers_cpu.py --runs minilm mpnet
+    smollm2-bidir python benchmarks/token_classifiers_cpu.py --collect_only        # the table from finished
+    runs
 
 Each run is ``train_encoder.py`` (or ``train_decoder.py`` for ``smollm2-generative``) in its own process under
-``/usr/bin/time -v`` (peak memory); a run whose ``results.json`` exists is skipped. The recipes are below: they
-are sized for a 2-core CPU (1-3 epochs, no dev evaluation between epochs, the last
+``/usr/bin/time -v`` (peak memory); a run whose ``results.json`` exists is skipped. The recipes are below:
+they are sized for a 2-core CPU (1-3 epochs, no dev evaluation between epochs, the last
 model kept; fp32: bf16 autocast made the LLM token classifier's training step many times slower on this
 CPU), not tuned grids. Test strict F1 is
 reported on the full test split and on its first 200 sentences (the generative benchmark's subset).
@@ -38,29 +39,37 @@ RUNS = {
                "--load_best_model_at_end", "true"],
     # Issue 12: the same MiniLM recipe on BC5CDR converted from the PubTator release (bioner.corpora), with
     # the dev evaluation and best-epoch selection the "minilm" run had.
-    "minilm-pubtator": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs", "3",
-                        "--dataset", str(ROOT.parent / "shared" / "corpora" / "bc5cdr"), "--eval_strategy", "epoch",
-                        "--save_strategy", "epoch", "--save_total_limit", "1", "--load_best_model_at_end", "true"],
-    # Runs added after the first two: length-grouped batches (2.4x fewer padded tokens per epoch on BC5CDR train
-    # than random batches of 16), so each fits this CPU's time.
-    "mpnet": ["--model_name_or_path", "mpnet", "--learning_rate", "5e-5", "--num_train_epochs", "2", *GROUPED],
-    "smollm2-bidir": ["--model_name_or_path", "smollm2", "--attention", "bidirectional", "--learning_rate", "1e-4",
+    "minilm-pubtator": ["--model_name_or_path", "minilm", "--learning_rate", "5e-5", "--num_train_epochs",
+                        "3",
+                        "--dataset", str(ROOT.parent / "shared" / "corpora" / "bc5cdr"), "--eval_strategy",
+                        "epoch",
+                        "--save_strategy", "epoch", "--save_total_limit", "1", "--load_best_model_at_end",
+                        "true"],
+    # Runs added after the first two: length-grouped batches (2.4x fewer padded tokens per epoch on BC5CDR
+    # train than random batches of 16), so each fits this CPU's time.
+    "mpnet": ["--model_name_or_path", "mpnet", "--learning_rate", "5e-5", "--num_train_epochs",
+              "2", *GROUPED],
+    "smollm2-bidir": ["--model_name_or_path", "smollm2", "--attention", "bidirectional", "--learning_rate",
+                      "1e-4",
                       "--num_train_epochs", "1"],
     "smollm2-causal": ["--model_name_or_path", "smollm2", "--attention", "causal", "--learning_rate", "1e-4",
                        "--num_train_epochs", "1", *GROUPED],
-    # Dev and test scored on their first 200 sentences only (the generative run's subset): a full evaluation of
-    # the 268M model would not fit the session's CPU time; evaluate_ner.py scores the full test afterwards.
-    "gemma3-bidir": ["--model_name_or_path", "gemma3", "--attention", "bidirectional", "--learning_rate", "1e-4",
+    # Dev and test scored on their first 200 sentences only (the generative run's subset): a full evaluation
+    # of the 268M model would not fit the session's CPU time; evaluate_ner.py scores the full test afterwards.
+    "gemma3-bidir": ["--model_name_or_path", "gemma3", "--attention", "bidirectional", "--learning_rate",
+                     "1e-4",
                      "--num_train_epochs", "1", *GROUPED, "--max_eval_samples", "200"],
 }  # fmt: skip
 GENERATIVE = {
     "smollm2-generative": [
-        "--dataset", "bc5cdr", "--model_name_or_path", "smollm2", "--use_peft", "false", "--answer_format", "tags",
+        "--dataset", "bc5cdr", "--model_name_or_path", "smollm2", "--use_peft", "false", "--answer_format",
+        "tags",
         "--use_chat_template", "false", "--learning_rate", "2e-4", "--lr_scheduler_type", "cosine",
         "--warmup_steps", "0.05", "--weight_decay", "0", "--per_device_train_batch_size", "4",
         "--effective_batch_size", "8", "--max_steps", "300", "--train_sampling_strategy", "group_by_length",
         "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-        "--gradient_checkpointing", "false", "--bf16", "false", "--logging_steps", "20", "--evaluate", "false",
+        "--gradient_checkpointing", "false", "--bf16", "false", "--logging_steps", "20", "--evaluate",
+        "false",
     ],
 }  # fmt: skip
 
@@ -107,7 +116,8 @@ def generative_first_200(output: Path) -> float | None:
 
 
 def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed: int = 0) -> dict:
-    """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences (paired)."""
+    """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences
+    (paired)."""
     import random
 
     from bioner.evaluation.records import read_predictions, score_records
@@ -222,12 +232,15 @@ def main(argv: list[str] | None = None) -> None:
     (RESULTS / "token_classifiers_cpu.json").write_text(
         json.dumps({"machine": machine, "rows": rows, "comparisons": comparisons}, indent=2) + "\n"
     )
-    text = f"# Three arms on BC5CDR, this CPU\n\nMachine: {machine}. Command: `{' '.join(sys.argv)}`\n\n{table(rows)}\n"
+    text = (
+        f"# Three arms on BC5CDR, this CPU\n\nMachine: {machine}. Command: `{' '.join(sys.argv)}`\n\n"
+        f"{table(rows)}\n"
+    )
     for c in comparisons:
         text += (
-            f"\n{c['runs'][0]} minus {c['runs'][1]}: full-test strict F1 {c['delta_strict_f1']:+.4f}, 95% interval"
-            f" {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f} (paired bootstrap over {c['sentences']} test sentences,"
-            f" {c['resamples']} resamples)\n"
+            f"\n{c['runs'][0]} minus {c['runs'][1]}: full-test strict F1 {c['delta_strict_f1']:+.4f},"
+            f" 95% interval {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f} (paired bootstrap over"
+            f" {c['sentences']} test sentences, {c['resamples']} resamples)\n"
         )
     (RESULTS / "token_classifiers_cpu.md").write_text(text)
     print(text)

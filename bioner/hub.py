@@ -4,10 +4,11 @@ Usage::
 
     python -m bioner.hub push-metric ORG/NAME [--metric_dir metrics/bio_ner] [--private]
 
-Everything goes through ``huggingface_hub.HfApi`` (and ``DatasetDict.push_to_hub``), so the endpoint comes from
-``HF_ENDPOINT`` and, when no token is passed, the token from huggingface_hub's usual lookup (``HF_TOKEN``, then
-``hf auth login``). Tokens are never printed or written. Hub and network failures are turned into a
-`HubPublishError` with a one-line explanation of what to do; the CLI prints it without a traceback.
+Everything goes through ``huggingface_hub.HfApi`` (and ``DatasetDict.push_to_hub``), so the endpoint comes
+from ``HF_ENDPOINT`` and, when no token is passed, the token from huggingface_hub's usual lookup
+(``HF_TOKEN``, then ``hf auth login``). Tokens are never printed or written. Hub and network failures are
+turned into a `HubPublishError` with a one-line explanation of what to do; the CLI prints it without a
+traceback.
 """
 
 from __future__ import annotations
@@ -63,15 +64,15 @@ def _hub_errors(action: str, api: HfApi) -> Iterator[None]:
         status = err.response.status_code
         if status in (401, 403):
             raise HubPublishError(
-                f"{action}: the Hub refused the request ({status}). Log in with `hf auth login` or set HF_TOKEN "
-                "to a token with write access to that namespace."
+                f"{action}: the Hub refused the request ({status}). Log in with `hf auth login` or set"
+                " HF_TOKEN to a token with write access to that namespace."
             ) from None
         detail = (err.server_message or str(err)).strip().splitlines()[0]
         raise HubPublishError(f"{action}: the Hub answered {status}: {detail}") from None
     except httpx2.TransportError as err:
         raise HubPublishError(
-            f"{action}: cannot reach the Hub at {api.endpoint} ({type(err).__name__}: {err}). Check the network "
-            "connection, or HF_ENDPOINT if it is set."
+            f"{action}: cannot reach the Hub at {api.endpoint} ({type(err).__name__}: {err}). Check the"
+            " network connection, or HF_ENDPOINT if it is set."
         ) from None
     except HFValidationError as err:
         raise HubPublishError(f"{action}: {str(err).splitlines()[0]}") from None
@@ -88,8 +89,8 @@ def push_metric_space(
 ) -> str:
     """Publish the metric module folder as a Gradio Space so ``evaluate.load(repo_id)`` works.
 
-    ``evaluate`` fetches ``<space name>.py`` from the Space, so the folder's main module (``<folder name>.py``)
-    is uploaded under the Space's name; sibling files (``scoring.py``, README card, ``app.py``,
+    ``evaluate`` fetches ``<space name>.py`` from the Space, so the folder's main module (``<folder
+    name>.py``) is uploaded under the Space's name; sibling files (``scoring.py``, README card, ``app.py``,
     ``requirements.txt``) keep theirs, which keeps relative imports working. evaluate-cli cannot do this
     with huggingface_hub 2.x, hence create_repo + one commit. Returns the Space URL.
     """
@@ -156,9 +157,11 @@ def _is_hub_id(name: str) -> bool:
 
 
 def _results_table(results: Mapping[str, Any]) -> str:
-    """Markdown P/R/F1 table of every split entry that holds scheme scores (entries like ``meta`` are skipped)."""
+    """Markdown P/R/F1 table of every split entry that holds scheme scores (entries like ``meta`` are
+    skipped)."""
     rows = [
-        f"| {split} | {scheme} | {s[scheme]['precision']:.4f} | {s[scheme]['recall']:.4f} | {s[scheme]['f1']:.4f} |"
+        f"| {split} | {scheme} | {s[scheme]['precision']:.4f} | {s[scheme]['recall']:.4f}"
+        f" | {s[scheme]['f1']:.4f} |"
         for split, s in results.items()
         for scheme in SCHEMES
         if isinstance(s, Mapping) and isinstance(s.get(scheme), Mapping)
@@ -185,10 +188,10 @@ def model_card(
     precision/recall/F1 and relaxed (partial) F1 on the test split, so the Hub shows them on the model page.
     ``model_type`` is ``encoder``, ``decoder`` or ``adapter`` (a PEFT adapter: library ``peft``). ``repo_id``
     names the model in the model-index and in the usage snippets; ``extra`` is appended as more prose.
-    A ``base_model`` that is a local path (it exists on disk) is named by its folder name in the prose and left
-    out of the metadata, which must hold Hub ids; a local ``dataset`` folder is recorded by its folder name.
-    ``backends`` (``bioner.models.onnx.passed_backends``) lists the faster CPU backends that passed their dev
-    parity check.
+    A ``base_model`` that is a local path (it exists on disk) is named by its folder name in the prose and
+    left out of the metadata, which must hold Hub ids; a local ``dataset`` folder is recorded by its folder
+    name. ``backends`` (``bioner.models.onnx.passed_backends``) lists the faster CPU backends that passed
+    their dev parity check.
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {sorted(MODEL_TYPES)}, not {model_type!r}")
@@ -239,9 +242,9 @@ def model_card(
             "a LoRA adapter (with its BIO head) on" if model_type.endswith("adapter") else "fine-tuned from"
         )
         what = (
-            f"a decoder LLM read as a one-pass token classifier, {adapter} {_link(base_model)} with bioner's"
-            " `train_encoder.py` (the attention mask it was trained with is in `bioner_token_classifier.json`,"
-            " which bioner re-applies on loading)"
+            f"a decoder LLM read as a one-pass token classifier, {adapter} {_link(base_model)} with"
+            " bioner's `train_encoder.py` (the attention mask it was trained with is in"
+            " `bioner_token_classifier.json`, which bioner re-applies on loading)"
         )
         usage = (
             "# pip install -r requirements.txt from the bioner repository\n"
@@ -356,7 +359,8 @@ def push_model_with_backends(
 
 
 def _decoder_usage(ref: str) -> str:
-    """Decoders need bioner: it rebuilds the prompt, the tag tokens and the decoding from bioner_decoder.json."""
+    """Decoders need bioner: it rebuilds the prompt, the tag tokens and the decoding from
+    bioner_decoder.json."""
     return (
         "# pip install -r requirements.txt from the bioner repository\n"
         "from bioner.tagging.taggers import load_tagger\n\n"

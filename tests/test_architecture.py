@@ -9,7 +9,10 @@ from tests.helpers import ROOT
 
 # Imports of project modules inside functions, each kept on purpose: (importer, imported) -> why.
 ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
-    ("bioner", "bioner.tagging.taggers"): "`import bioner` stays light: torch/transformers load with load_tagger",
+    (
+        "bioner",
+        "bioner.tagging.taggers",
+    ): "`import bioner` stays light: torch/transformers load with load_tagger",
 }
 
 

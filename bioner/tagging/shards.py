@@ -1,9 +1,9 @@
 """Resumable, data-parallel JSONL output: each process appends its records to its own part file, and the main
 process merges the parts into the output in input order once every document is written.
 
-Part files live in ``<output>.parts/`` and hold one record per line with its input position under ``"_index"``.
-A run that is stopped leaves them behind; the next run reads them, skips the documents already written (a line
-cut short by the stop is dropped and counted, and its document is tagged again) and goes on.
+Part files live in ``<output>.parts/`` and hold one record per line with its input position under
+``"_index"``. A run that is stopped leaves them behind; the next run reads them, skips the documents already
+written (a line cut short by the stop is dropped and counted, and its document is tagged again) and goes on.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""BioNER: entity-level SemEval-2013 scores (strict, exact, partial, ent_type) for BIO tagging, per entity type
-and by entity length, as an `evaluate` metric.  The scoring itself lives in scoring.py beside this file."""
+"""BioNER: entity-level SemEval-2013 scores (strict, exact, partial, ent_type) for BIO tagging, per entity
+type and by entity length, as an `evaluate` metric.  The scoring itself lives in scoring.py beside this
+file."""
 
 import datasets
 import evaluate
@@ -8,11 +9,11 @@ from .scoring import compute_ner_scores
 
 _CITATION = """\
 @inproceedings{segura-bedmar-etal-2013-semeval,
-    title = "{S}em{E}val-2013 Task 9: Extraction of Drug-Drug Interactions from Biomedical Texts ({DDIE}xtraction 2013)",
-    author = "Segura-Bedmar, Isabel and Mart{\\'\\i}nez, Paloma and Herrero-Zazo, Mar{\\'\\i}a",
-    booktitle = "Second Joint Conference on Lexical and Computational Semantics (*SEM), Volume 2: Proceedings of the Seventh International Workshop on Semantic Evaluation (SemEval 2013)",
-    year = "2013",
-    pages = "341--350",
+    title = "{S}em{E}val-2013 Task 9: Extraction of Drug-Drug Interactions from Biomedical Texts
+    ({DDIE}xtraction 2013)", author = "Segura-Bedmar, Isabel and Mart{\\'\\i}nez, Paloma and Herrero-Zazo,
+    Mar{\\'\\i}a", booktitle = "Second Joint Conference on Lexical and Computational Semantics (*SEM), Volume
+    2: Proceedings of the Seventh International Workshop on Semantic Evaluation (SemEval 2013)", year =
+    "2013", pages = "341--350",
 }
 @inproceedings{chinchor-sundheim-1993-muc,
     title = "{MUC}-5 Evaluation Metrics",
@@ -42,9 +43,10 @@ leniently, like conlleval and nervaluate: an I-X after O or after another type s
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list` of `list` of `str`): predicted tags, one list per sentence ('O', 'B-<type>', 'I-<type>').
-    references (`list` of `list` of `str`): gold tags, one list per sentence, each as long as its prediction.
-    length_bins (`tuple` of `int`, defaults to `(1, 2, 3)`): lower edges of the entity-length bins, in
+    predictions (`list` of `list` of `str`): predicted tags, one list per sentence ('O', 'B-<type>',
+    'I-<type>'). references (`list` of `list` of `str`): gold tags, one list per sentence, each as long as its
+    prediction. length_bins (`tuple` of `int`, defaults to `(1, 2, 3)`): lower edges of the entity-length
+    bins, in
         tokens, strictly increasing from 1; `(1, 2, 3)` gives bins "1", "2", "3+", and `(1, 2, 3, 5)` gives
         "1", "2", "3-4", "5+".
 Returns:

@@ -44,8 +44,8 @@ Entity = tuple[str, int, int]
 _Link = tuple[int, bool, bool, int]
 
 _COR, _INC = "correct", "incorrect"
-# The matching behind each scheme.  Partial is the exact matching with its incorrect counted as partial; within
-# one type, exact is strict.
+# The matching behind each scheme.  Partial is the exact matching with its incorrect counted as partial;
+# within one type, exact is strict.
 _OVERALL = {"strict": "strict", "exact": "exact", "partial": "exact", "ent_type": "ent_type"}
 _PER_TYPE = {"strict": "strict", "exact": "strict", "partial": "strict", "ent_type": "ent_type"}
 _O = "O"
@@ -149,10 +149,10 @@ def compute_entity_scores(
     mentions in documents laid end to end: the ``strict``, ``exact``, ``partial``, ``ent_type``, ``per_type``
     and ``by_length`` results of `compute_ner_scores`, with the same matching.
 
-    Unlike tag sequences, either list may hold overlapping (nested) entities; each is scored in order of start,
-    then end, then type. Strict is then a set match: a prediction is correct when a reference has the same
-    type, start and end. ``lengths`` gives each entity's length for the length bins (default ``end - start``).
-    Raises ``ValueError`` for a malformed entity, an entity listed twice, or nothing to score.
+    Unlike tag sequences, either list may hold overlapping (nested) entities; each is scored in order of
+    start, then end, then type. Strict is then a set match: a prediction is correct when a reference has the
+    same type, start and end. ``lengths`` gives each entity's length for the length bins (default ``end -
+    start``). Raises ``ValueError`` for a malformed entity, an entity listed twice, or nothing to score.
     """
     edges = list(length_bins)
     bin_names = _bin_names(edges)
@@ -252,7 +252,8 @@ def _check_shapes(predictions: Sequence[Sequence[str]], references: Sequence[Seq
     if predicted_lengths != lengths:
         index = next(i for i, (p, g) in enumerate(zip(predicted_lengths, lengths, strict=True)) if p != g)
         raise ValueError(
-            f"sentence {index}: prediction has {predicted_lengths[index]} tags but reference has {lengths[index]}"
+            f"sentence {index}: prediction has {predicted_lengths[index]} tags but reference has"
+            f" {lengths[index]}"
         )
     return lengths
 

@@ -1,4 +1,5 @@
-"""The figures benchmarks/token_classifiers_cpu.py derives from finished runs: first-200 F1 and the paired bootstrap."""
+"""The figures benchmarks/token_classifiers_cpu.py derives from finished runs: first-200 F1 and the paired
+bootstrap."""
 
 from __future__ import annotations
 

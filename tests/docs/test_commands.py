@@ -98,7 +98,8 @@ def test_every_documented_flag_exists(script):
 
 
 def test_readme_quickstart_runs_as_written(tmp_path):
-    """The README's marked blocks, in order, from a folder of their own (the checkout's scripts, this venv)."""
+    """The README's marked blocks, in order, from a folder of their own (the checkout's scripts, this
+    venv)."""
     readme = ROOT / "README.md"
     marked = [text for run, text in blocks(readme) if run]
     assert marked, "no README block is marked <!-- test: run -->"
@@ -112,4 +113,6 @@ def test_readme_quickstart_runs_as_written(tmp_path):
             result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
             assert result.returncode == 0, f"`{command}` failed:\n{result.stderr[-3000:]}"
     results = json.loads((tmp_path / "runs" / "demo-minilm" / "results.json").read_text())
-    assert {"dev", "test"} <= set(results), "a later quickstart step overwrote the training run's results.json"
+    assert {"dev", "test"} <= set(results), (
+        "a later quickstart step overwrote the training run's results.json"
+    )

@@ -180,7 +180,8 @@ def test_push_dataset_then_load_dataset_by_repo_id(demo_on_hub, tmp_path):
     code = """
 import json, datasets
 loaded = datasets.load_dataset("testorg/demo")
-print(json.dumps({split: {"rows": ds.to_list(), "features": ds.features.to_dict()} for split, ds in loaded.items()}))
+print(json.dumps({split: {"rows": ds.to_list(), "features": ds.features.to_dict()} for split, ds in
+loaded.items()}))
 """
     loaded = last_json(run_python(["-c", code], demo_on_hub.env(tmp_path)))
     namespace: dict = {}
@@ -248,7 +249,9 @@ def test_push_model_folder_then_from_pretrained_by_repo_id(fake_hub, tiny_ner_mo
     push = f"""
 from pathlib import Path
 from bioner.hub import model_card, push_model_folder
-card = model_card(base_model="testorg/tiny-bert", dataset="testorg/demo", results={RESULTS!r}, repo_id="testorg/tiny-ner")
+card = model_card(
+    base_model="testorg/tiny-bert", dataset="testorg/demo", results={RESULTS!r}, repo_id="testorg/tiny-ner"
+)
 print(push_model_folder(Path({str(tiny_ner_model)!r}), "testorg/tiny-ner", card))
 """
     out = run_python(["-c", push], fake_hub.env(tmp_path / "pusher"))

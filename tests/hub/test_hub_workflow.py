@@ -1,4 +1,5 @@
-"""The user's Hub round trip through the real scripts: publish the data, train and push, evaluate by repo id."""
+"""The user's Hub round trip through the real scripts: publish the data, train and push, evaluate by repo
+id."""
 
 import json
 import subprocess

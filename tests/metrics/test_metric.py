@@ -1,4 +1,5 @@
-"""The scoring core against its oracles (nervaluate 1.2.1, seqeval), hand-made cases, and the evaluate module."""
+"""The scoring core against its oracles (nervaluate 1.2.1, seqeval), hand-made cases, and the evaluate
+module."""
 
 from __future__ import annotations
 
