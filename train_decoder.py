@@ -27,6 +27,9 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+import bioner  # noqa: F401 - first: it quiets an import-time notice of bitsandbytes (bioner/__init__.py)
+
+# isort: split
 import torch
 from trl import ModelConfig, SFTConfig, TrlParser
 

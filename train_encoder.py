@@ -27,6 +27,9 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
+import bioner  # noqa: F401 - first: it quiets an import-time notice of bitsandbytes (bioner/__init__.py)
+
+# isort: split
 from transformers import HfArgumentParser, TrainingArguments
 
 from bioner.data.conll import label_names

@@ -3,8 +3,9 @@ dispatch over every kind of source. A name is, in this order:
 
 1. ``demo``: the generated corpus (``bioner.data.demo``);
 2. a registered name (``bioner.data.registry``): the BIO files of ``<data_dir>/<name>``;
-3. an existing folder: its PubTator, BioC or brat files named by split, converted to BIO
-   (``bioner.corpora.dataset``), else its BIO files (``bioner.data.conll``);
+3. an existing folder: its JSON Lines / JSON split files of ``tokens``/``ner_tags`` records, the Hugging Face
+   convention (``bioner.data.hf_json``); else its PubTator, BioC or brat files named by split, converted to
+   BIO (``bioner.corpora.dataset``); else its BIO files (``bioner.data.conll``);
 4. a Hub id (``org/name``): a dataset repo of such document files, converted likewise, else a Hub dataset of
    ``tokens``/``ner_tags`` (``bioner.data.hub``).
 
@@ -26,6 +27,7 @@ from bioner.corpora.dataset import find_split_files, hub_corpus_dir, load_docume
 from bioner.data.conll import build_dataset_dict, load_conll_dir
 from bioner.data.demo import make_demo_splits
 from bioner.data.files import DataFormatError
+from bioner.data.hf_json import is_json_dataset_dir, load_json_dir
 from bioner.data.hub import load_hub_dataset
 from bioner.data.registry import HUB_ID_RE, REGISTERED_DATASETS, dataset_dir, unknown_dataset
 from bioner.data.splits import canonical_split
@@ -62,6 +64,8 @@ def load_dataset_and_reports(
             return load_hub_dataset(name, strict_bio=strict_bio), None
     if folder is None:
         raise unknown_dataset(name)
+    if format is None and is_json_dataset_dir(folder):  # train.jsonl... of tokens/ner_tags records
+        return load_json_dir(folder, strict_bio=strict_bio), None
     found = find_split_files(folder, format)
     if found is not None:  # PubTator, BioC or brat files named by split: converted to BIO
         return load_document_corpus(files=found, format=format, **conversion)

@@ -7,8 +7,10 @@ A registered dataset is a folder ``<data_dir>/<name>`` of ``train``/``dev``/``te
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from bioner.data.files import DataFormatError
@@ -47,10 +49,22 @@ def dataset_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
     raise DataFormatError(directory, f"no folder for dataset {name!r}; {how}")
 
 
+def close_name(name: str, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``name`` was probably meant to be (difflib, case-insensitive), or ``None``; only
+    for bare names (no ``/``, nothing of that name on disk): paths and Hub ids are never corrected."""
+    if "/" in name or os.sep in name or Path(name).exists():
+        return None
+    by_lower = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.75)
+    return by_lower[close[0]] if close else None
+
+
 def unknown_dataset(name: str) -> DataFormatError:
-    """The error for a name that is no registered dataset, folder or Hub id."""
+    """The error for a name that is no registered dataset, folder or Hub id (with the registered name it
+    was probably meant to be)."""
+    close = close_name(name, REGISTERED_DATASETS)
     return DataFormatError(
         name,
         f"unknown dataset: not one of {', '.join(REGISTERED_DATASETS)}, not an existing folder, "
-        "and not a Hub id of the form org/name",
+        "and not a Hub id of the form org/name" + (f"; did you mean '{close}'?" if close else ""),
     )

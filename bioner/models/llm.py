@@ -11,7 +11,7 @@ import torch
 
 from bioner.decoding.prompts import FORMAT_FILE, PromptFormat
 from bioner.models.errors import ModelLoadError, load_error
-from bioner.models.registry import DECODER, load_tokenizer, offline_aliases, resolve, torch_dtype
+from bioner.models.registry import ALIASES, DECODER, load_tokenizer, offline_aliases, resolve, torch_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def load_causal_lm(name_or_path: str, model_args=None, **kwargs):
     try:
         return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
     except (OSError, ValueError) as error:
-        raise load_error(name_or_path, error, offline_aliases(DECODER)) from error
+        raise load_error(name_or_path, error, offline_aliases(DECODER), tuple(ALIASES)) from error
 
 
 def kbit_device_map() -> dict[str, int] | str:
@@ -167,7 +167,7 @@ def local_model_dir(name_or_path: str) -> Path:
     try:
         return Path(snapshot_download(name_or_path))
     except Exception as error:  # noqa: BLE001 - hub errors vary (offline, 404, auth); all mean "cannot load"
-        raise load_error(name_or_path, error, offline_aliases(DECODER)) from None
+        raise load_error(name_or_path, error, offline_aliases(DECODER), tuple(ALIASES)) from None
 
 
 def load_trained_decoder(name_or_path: str, dtype: str | None = None, load_in_4bit: bool | None = None):

@@ -271,7 +271,8 @@ def load_tokenizer(name_or_path: str, kind: str = ENCODER, **kwargs):
     if kind == DECODER:
         tokenizer = _from_pretrained(name_or_path, offline_aliases(DECODER), **kwargs)
     else:
-        tokenizer = _word_tokenizer(name_or_path, **kwargs)
+        suggest = offline_aliases(DECODER if kind == LLM_TOKEN_CLASSIFIER else ENCODER)  # LLMs: decoders
+        tokenizer = _word_tokenizer(name_or_path, suggest, **kwargs)
     if kind in (DECODER, LLM_TOKEN_CLASSIFIER) and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if kind == LLM_TOKEN_CLASSIFIER:
@@ -285,10 +286,10 @@ def _from_pretrained(name_or_path: str, suggest: tuple[str, ...], **kwargs):
     try:
         return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
-        raise load_error(name_or_path, error, suggest) from error
+        raise load_error(name_or_path, error, suggest, tuple(ALIASES)) from error
 
 
-def _word_tokenizer(name_or_path: str, **kwargs):
+def _word_tokenizer(name_or_path: str, suggest: tuple[str, ...], **kwargs):
     """AutoTokenizer that accepts pre-split words (``add_prefix_space`` for byte-level BPE models)."""
     from transformers import AutoConfig  # transformers is heavy: imported on use
 
@@ -298,10 +299,10 @@ def _word_tokenizer(name_or_path: str, **kwargs):
         )
         model_type = None if adapter_only else AutoConfig.from_pretrained(name_or_path).model_type
     except (OSError, ValueError) as error:
-        raise load_error(name_or_path, error, offline_aliases(ENCODER)) from error
+        raise load_error(name_or_path, error, suggest, tuple(ALIASES)) from error
     if model_type in _PREFIX_SPACE_MODEL_TYPES:
         kwargs.setdefault("add_prefix_space", True)
-    tokenizer = _from_pretrained(name_or_path, offline_aliases(ENCODER), **kwargs)
+    tokenizer = _from_pretrained(name_or_path, suggest, **kwargs)
     if kwargs.get("add_prefix_space", True):
         _byte_level_prefix_space(tokenizer)
     return tokenizer
@@ -334,4 +335,4 @@ def load_token_classifier(name_or_path: str, **kwargs):
     try:
         return AutoModelForTokenClassification.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
-        raise load_error(name_or_path, error, offline_aliases(ENCODER)) from error
+        raise load_error(name_or_path, error, offline_aliases(ENCODER), tuple(ALIASES)) from error

@@ -29,7 +29,8 @@ from bioner.models.attention import (
 from bioner.models.errors import ModelLoadError, load_error
 from bioner.models.llm import kbit_device_map, linear_module_names
 from bioner.models.registry import (
-    ENCODER,
+    ALIASES,
+    DECODER,
     LLM_TOKEN_CLASSIFIER,
     TOKEN_LLM_FILE,
     load_tokenizer,
@@ -134,7 +135,7 @@ def load_llm_token_classifier(path: str, labels: list[str], args: TokenLLMArgume
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise load_error(path, error, offline_aliases(ENCODER)) from error
+        raise load_error(path, error, offline_aliases(DECODER), tuple(ALIASES)) from error
     token_classifier_class(config.model_type)
     tokenizer = load_tokenizer(path, LLM_TOKEN_CLASSIFIER)
     model = _with_new_head(path, labels, tokenizer, args.llm_dtype, args.load_in_4bit)
@@ -264,7 +265,7 @@ def load_trained_token_llm(directory: str | Path, load_in_4bit: bool | None = No
         try:
             token_classifier_class(AutoConfig.from_pretrained(base).model_type)
         except (OSError, ValueError) as error:
-            raise load_error(base, error, offline_aliases(ENCODER)) from error
+            raise load_error(base, error, offline_aliases(DECODER), tuple(ALIASES)) from error
         model = _with_new_head(base, labels, tokenizer, dtype or info.get("dtype"), load_in_4bit)
         set_unmasked_layers(model, info.get(UNMASKED_LAYERS_KEY, []))
         setattr(model.config, WORD_STYLE_KEY, info.get("word_style"))

@@ -11,6 +11,7 @@ from bioner.data.files import DataFormatError
 from bioner.data.registry import (
     HUB_ID_RE,
     REGISTERED_DATASETS,
+    close_name,
     dataset_dir,
     resolve_data_dir,
     unknown_dataset,
@@ -51,6 +52,16 @@ def test_unknown_dataset_lists_what_a_name_may_be() -> None:
     assert message.startswith("no such thing: unknown dataset")
     assert all(name in message for name in REGISTERED_DATASETS)
     assert "org/name" in message
+    assert "did you mean" not in message
+
+
+def test_unknown_dataset_suggests_the_registered_name_it_nearly_is(tmp_path, monkeypatch) -> None:
+    assert str(unknown_dataset("bc5dcr")).endswith("; did you mean 'bc5cdr'?")
+    assert "did you mean 'ncbi_disease'" in str(unknown_dataset("NCBI-disease"))
+    assert close_name("data/bc5dcr", REGISTERED_DATASETS) is None  # a path: never corrected
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bc5dcr").touch()  # something of that name on disk: not a typo of a registered name
+    assert close_name("bc5dcr", REGISTERED_DATASETS) is None
 
 
 @pytest.mark.parametrize(
