@@ -8,8 +8,6 @@ folder (``BIONER_DATA_DIR``, default ``../shared/data``) does not exist.
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import datasets
@@ -62,10 +60,7 @@ def test_prepare_writes_cards_and_pushes_with_the_card(
         pushed.append((list(dsdict), repo_id, card, token))
         return f"https://hub.example/datasets/{repo_id}"
 
-    fake_module = types.ModuleType("bioner.hub")
-    fake_module.push_dataset = push_dataset
-    fake_module.HubPublishError = RuntimeError
-    monkeypatch.setitem(sys.modules, "bioner.hub", fake_module)
+    monkeypatch.setattr(prepare_datasets, "push_dataset", push_dataset)
     assert prepare_datasets.main(["--output_dir", str(tmp_path), "--push_to_hub", "someorg", "demo"]) == 0
     assert "pushed https://hub.example/datasets/someorg/demo" in capsys.readouterr().out
     card = (tmp_path / "demo" / "README.md").read_text()

@@ -134,7 +134,7 @@ def test_format_round_trips_through_file(tmp_path):
 
 
 def test_bad_format_and_missing_template_are_clear_errors():
-    with pytest.raises(PromptFormatError, match="--output_format"):
+    with pytest.raises(PromptFormatError, match="--answer_format"):
         build_prompt_format("json", LABELS)
     with pytest.raises(PromptFormatError, match="no chat template"):
         build_prompt_format("tags", LABELS, tokenizer=None, use_chat_template=True)

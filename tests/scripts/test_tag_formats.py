@@ -116,10 +116,17 @@ def test_output_formats_keep_ids_passages_and_the_entities(
         assert ET.parse(output).getroot().tag == "collection"
     # The output scores against the gold like its JSONL records do.
     by_format = evaluate_ner.main(
-        ["--gold", str(source), "--predictions", str(output), "--output_dir", str(tmp_path)]
+        ["--gold", str(source), "--predictions", str(output), "--output_dir", str(tmp_path / "by_format")]
     )
     by_jsonl = evaluate_ner.main(
-        ["--gold", str(source), "--predictions", f"{output}.jsonl", "--output_dir", str(tmp_path)]
+        [
+            "--gold",
+            str(source),
+            "--predictions",
+            f"{output}.jsonl",
+            "--output_dir",
+            str(tmp_path / "by_jsonl"),
+        ]
     )
     assert by_format["scores"]["strict"] == by_jsonl["scores"]["strict"]
 

@@ -142,7 +142,8 @@ def test_dev_loss_each_epoch_with_best_checkpoint_restored(tiny_llama, tmp_path)
     result = train_decoder.main(
         ["--dataset", "demo", "--disable_tqdm", "true", "--model_name_or_path", str(tiny_llama),
          "--output_dir", str(tmp_path), "--lora_r", "8", "--learning_rate", "1e-2", "--num_train_epochs", "2",
-         "--max_train_samples", "8", "--max_eval_samples", "4", "--effective_batch_size", "8"]
+         "--max_train_samples", "8", "--max_eval_samples", "4", "--effective_batch_size", "8",
+         "--keep_checkpoints", "true"]
     )  # fmt: skip
     meta = result["meta"]
     assert meta["epochs_run"] == 2 and meta["best_checkpoint"] is not None
