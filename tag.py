@@ -32,7 +32,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from bioner.corpora import FORMATS, Document, write_documents
-from bioner.corpora.records import document_from_record
 from bioner.data.jsonl import read_jsonl_objects
 from bioner.data.text import DEFAULT_WORD_STYLE, WORD_STYLES
 from bioner.models.registry import ModelLoadError
@@ -53,11 +51,11 @@ from bioner.tagging.arguments import TaggerArguments
 from bioner.tagging.corpus_run import tag_corpus
 from bioner.tagging.entities import tag_documents
 from bioner.tagging.inputs import INPUT_FORMATS, TXT_UNITS, InputFormatError, read_inputs
+from bioner.tagging.outputs import check_writable, tagged_document
 from bioner.tagging.shards import OutputMergeError, ShardedOutput
 
 logger = logging.getLogger("tag")
 OUTPUT_FORMATS = ("jsonl", *FORMATS)
-NO_ID = "-1"  # PubTator's ids field of a mention without a concept id
 
 
 @dataclass
@@ -284,44 +282,14 @@ def records_path(args: TagArguments) -> str:
     return args.output if args.output_format == "jsonl" else f"{args.output}.jsonl"
 
 
-def _corpus_document(document: Document, record: dict | None = None, where: str = "") -> Document:
-    """A tagged document in the corpus model: the input's id and passages, the record's entities."""
-    if record is None:
-        return Document(document.id, document.text, list(document.passages))
-    tagged = document_from_record(record, where)
-    if document.passages:
-        tagged.passages = list(document.passages)
-    return tagged
-
-
-def check_writable(documents: list[Document], output_format: str, output: str | None = None) -> None:
-    """Fail before any tagging when the documents cannot be written in ``output_format``: ids that repeat,
-    or what the format cannot hold (a line break in PubTator text, an id that is no brat file name...)."""
-    seen: set[str] = set()
-    for document in documents:
-        if document.id in seen:
-            raise ValueError(
-                f"document id {document.id!r} appears twice; {output_format} output needs unique ids"
-            )
-        seen.add(document.id)
-    with tempfile.TemporaryDirectory() as folder:
-        scratch = Path(folder) / "check"
-        try:
-            write_documents([_corpus_document(d) for d in documents], scratch, output_format)
-        except ValueError as error:  # it names the scratch folder: name the user's output instead
-            named = output or f"the {output_format} output"
-            raise ValueError(str(error).replace(str(scratch), named)) from None
-
-
 def write_formatted(documents: list[Document], records: str, output: str, output_format: str) -> None:
     """Write the tagged records (in input order, one per document) as ``output_format`` at ``output``."""
     lines = list(read_jsonl_objects(Path(records), InputFormatError))
     if len(lines) != len(documents):
         raise SystemExit(f"error: {records} holds {len(lines)} records for {len(documents)} documents")
-    tagged = [_corpus_document(d, r, where) for d, (where, r) in zip(documents, lines, strict=True)]
-    if output_format == "pubtator":  # no concept id: "-1" as in BC5CDR; an empty last field is often misread
-        for mention in (m for document in tagged for m in document.mentions):
-            mention.ids = mention.ids or [NO_ID]
+    tagged = [
+        tagged_document(d, r, where, output_format) for d, (where, r) in zip(documents, lines, strict=True)
+    ]
     write_documents(tagged, output, output_format)
 
 

@@ -25,6 +25,21 @@ from pathlib import Path
 
 import torch
 
+from bioner.corpora.sources import load_split
+from bioner.data.conll import label_names
+from bioner.models.onnx import (
+    FILES,
+    ONNX,
+    OnnxTokenClassifier,
+    cpu_info,
+    export_onnx,
+    onnx_dir,
+    quantize_int8,
+)
+from bioner.models.precision import cpu_has_fast_bf16
+from bioner.tagging.taggers import EncoderTagger, load_tagger
+from metrics.bio_ner.scoring import compute_ner_scores
+
 
 def lscpu() -> dict:
     try:
@@ -48,21 +63,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--recipes", default="naive,matmul,edges")
     parser.add_argument("--output_dir", default="benchmarks/results")
     args = parser.parse_args(argv)
-
-    from bioner.corpora.sources import load_split
-    from bioner.data.conll import label_names
-    from bioner.models.onnx import (
-        FILES,
-        ONNX,
-        OnnxTokenClassifier,
-        cpu_info,
-        export_onnx,
-        onnx_dir,
-        quantize_int8,
-    )
-    from bioner.models.precision import cpu_has_fast_bf16
-    from bioner.tagging.taggers import EncoderTagger, load_tagger
-    from metrics.bio_ner.scoring import compute_ner_scores
 
     model_dir = Path(args.model_dir)
     data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)

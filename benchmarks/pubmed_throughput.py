@@ -44,6 +44,14 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
+import tag
+from benchmarks.onnx_backends import lscpu
+from bioner.decoding import windows
+from bioner.models.onnx import FILES, ONNX, ONNX_INT8, cpu_info, onnx_dir
+from bioner.models.precision import cpu_has_fast_bf16
+from bioner.models.registry import load_token_classifier
+from bioner.tagging import corpus_run, entities, shards, taggers
+
 ROOT = Path(__file__).resolve().parents[1]
 PUBMED_DIR = Path(os.environ.get("BIONER_PUBMED_DIR") or ROOT.parent / "shared" / "pubmed")
 DEFAULT_FILE = PUBMED_DIR / "pubmed20n0014.xml.gz"
@@ -137,9 +145,6 @@ class TimedModel:
 @contextmanager
 def instrumented(stages: Stages):
     """The project's functions wrapped with stage timers (restored afterwards)."""
-    import tag
-    from bioner.decoding import windows
-    from bioner.tagging import corpus_run, entities, shards, taggers
 
     def counted_windows(original):
         def wrapped(self, sentences):
@@ -198,8 +203,6 @@ def instrumented(stages: Stages):
 
 def tag_instrumented(model: str, backend: str, inputs: list[str], output_dir: str, options: dict) -> dict:
     """Tag ``inputs`` into ``output_dir`` as ``tag.py --output_dir`` does, with the stages timed."""
-    import tag
-
     stages = Stages()
     argv = [
         "--model", model, "--input", *inputs, "--output_dir", output_dir, "--output_format", "pubtator",
@@ -294,8 +297,6 @@ def matmul_peaks(size: int = 2048) -> dict:
     import numpy as np
     import torch
 
-    from bioner.models.precision import cpu_has_fast_bf16
-
     flops = 2.0 * size**3
     peaks: dict = {"size": size, "torch_threads": torch.get_num_threads()}
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -345,9 +346,6 @@ def matmul_peaks(size: int = 2048) -> dict:
 
 
 def machine() -> dict:
-    from benchmarks.onnx_backends import lscpu
-    from bioner.models.onnx import cpu_info
-
     return {
         "lscpu": lscpu(),
         **cpu_info(),
@@ -361,10 +359,6 @@ def machine() -> dict:
 
 def model_facts(model: str) -> dict:
     """Parameters (all, and without the embeddings: looked up, not multiplied) and the backends built."""
-    from bioner.models.onnx import FILES, ONNX, ONNX_INT8, onnx_dir
-    from bioner.models.precision import cpu_has_fast_bf16
-    from bioner.models.registry import load_token_classifier
-
     network = load_token_classifier(model)
     total = sum(p.numel() for p in network.parameters())
     embeddings = sum(p.numel() for n, p in network.named_parameters() if "embed" in n)

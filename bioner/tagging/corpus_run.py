@@ -27,7 +27,6 @@ import glob
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,11 +38,11 @@ from bioner.corpora import detect_format, write_documents
 from bioner.corpora.jats import iter_jats
 from bioner.corpora.model import Document
 from bioner.corpora.pubmed import iter_pubmed, write_deleted_pmids
-from bioner.corpora.records import document_from_record
 from bioner.corpora.xmlfiles import ReadReport
 from bioner.data.files import DataFormatError
 from bioner.data.jsonl import read_jsonl_objects
 from bioner.models.registry import ModelLoadError
+from bioner.tagging import outputs
 from bioner.tagging.entities import tag_documents
 from bioner.tagging.inputs import InputFormatError, input_format_of, read_inputs
 from bioner.tagging.shards import OutputMergeError, ShardedOutput
@@ -58,7 +57,6 @@ OUTPUT_SUFFIXES = {
     "brat": "",
 }
 DELETED_SUFFIX = ".deleted_pmids.txt"
-NO_ID = "-1"  # PubTator's ids field of a mention without a concept id (as tag.py writes it)
 
 
 @dataclass
@@ -141,18 +139,10 @@ def stream_documents(
 
 
 def check_writable(documents: Sequence[Document], output_format: str) -> None:
-    """Fail before tagging a batch that ``output_format`` cannot hold (a line break in PubTator text...)."""
-    if output_format == "jsonl":
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        scratch = Path(folder) / "c"
-        try:
-            bare = [Document(d.id, d.text, list(d.passages)) for d in documents]
-            write_documents(bare, scratch, output_format)
-        except ValueError as error:  # it names the scratch folder: say which output and input instead
-            sources = sorted({d.source.rpartition(":")[0] or d.source for d in documents if d.source})[:1]
-            where = f"the {output_format} output" + (f" of {sources[0]}" if sources else "")
-            raise ValueError(str(error).replace(str(scratch), where)) from None
+    """`bioner.tagging.outputs.check_writable` for a batch, naming the output of the input it came from."""
+    sources = sorted({d.source.rpartition(":")[0] or d.source for d in documents if d.source})[:1]
+    where = f"the {output_format} output" + (f" of {sources[0]}" if sources else "")
+    outputs.check_writable(documents, output_format, where)
 
 
 @dataclass
@@ -234,11 +224,7 @@ def _write_formatted(job: FileJob, options: RunOptions) -> ReadReport:
             raise OutputMergeError(
                 f"{where}: record of {record.get('id')!r} where {document.id!r} was expected"
             )
-        mentions = document_from_record(record, where).mentions
-        if options.output_format == "pubtator":  # no concept id: "-1" as in BC5CDR
-            for mention in mentions:
-                mention.ids = mention.ids or [NO_ID]
-        tagged.append(Document(document.id, document.text, list(document.passages), mentions))
+        tagged.append(outputs.tagged_document(document, record, where, options.output_format))
     if len(tagged) != report.documents or next(records, None) is not None:
         raise OutputMergeError(f"{job.records} does not hold one record per document of {job.source}")
     if report.deleted:
