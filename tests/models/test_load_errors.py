@@ -50,4 +50,6 @@ def test_an_llm_token_classifier_is_told_the_decoder_aliases(monkeypatch):
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
     with pytest.raises(ModelLoadError) as caught:
         load_tokenizer("no-such-org/no-such-llm", LLM_TOKEN_CLASSIFIER)
-    assert "offline alias (smollm2, gemma3)" in str(caught.value) and "minilm" not in str(caught.value)
+    assert "offline alias (smollm2, gemma3, qwen2.5-0.5b, qwen2.5-1.5b)" in str(
+        caught.value
+    ) and "minilm" not in str(caught.value)

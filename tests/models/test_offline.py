@@ -170,13 +170,15 @@ def test_aliases_resolve_to_the_cached_directories(mpnet, gemma3):
     assert base_model_id("Gemma3") == resolve("gemma3").base_id == "google/gemma-3-270m"
     assert base_model_id("smollm2") == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert offline_aliases(ENCODER) == ("minilm", "mpnet")
-    assert offline_aliases(DECODER) == ("smollm2", "gemma3")
+    assert offline_aliases(DECODER) == ("smollm2", "gemma3", "qwen2.5-0.5b", "qwen2.5-1.5b")
 
 
 def test_load_errors_suggest_the_offline_aliases_of_their_kind(tmp_path):
     with pytest.raises(ModelLoadError, match=r"offline alias \(minilm, mpnet\)"):
         load_tokenizer(str(tmp_path))  # an empty directory
-    with pytest.raises(ModelLoadError, match=r"offline alias \(smollm2, gemma3\)"):
+    with pytest.raises(
+        ModelLoadError, match=r"offline alias \(smollm2, gemma3, qwen2\.5-0\.5b, qwen2\.5-1\.5b\)"
+    ):
         load_tokenizer(str(tmp_path), DECODER)
 
 

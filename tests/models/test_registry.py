@@ -48,6 +48,8 @@ EXPECTED = {  # alias -> (kind, base id to cite, where it loads from)
     "llama": (DECODER, "meta-llama/Llama-3.1-8B-Instruct", "hub"),
     "smollm2": (DECODER, "HuggingFaceTB/SmolLM2-135M-Instruct", "offline"),
     "gemma3": (DECODER, "google/gemma-3-270m", "offline"),
+    "qwen2.5-0.5b": (DECODER, "Qwen/Qwen2.5-Coder-0.5B-Instruct", "offline"),
+    "qwen2.5-1.5b": (DECODER, "Qwen/Qwen2.5-Coder-1.5B-Instruct", "offline"),
 }
 
 
@@ -83,10 +85,12 @@ def test_every_alias_resolves_to_its_kind_and_base_id(name, no_builds):
 def test_the_table_is_the_one_list_of_aliases():
     assert set(ALIASES) == set(EXPECTED)
     assert list(aliases(ENCODER)) == [n for n, (k, _, _) in EXPECTED.items() if k == ENCODER]
-    assert list(aliases(DECODER)) == ["mistral", "llama", "smollm2", "gemma3"]
+    assert list(aliases(DECODER)) == ["mistral", "llama", "smollm2", "gemma3", "qwen2.5-0.5b", "qwen2.5-1.5b"]
     assert offline_aliases(ENCODER) == ("minilm", "mpnet") and offline_aliases(DECODER) == (
         "smollm2",
         "gemma3",
+        "qwen2.5-0.5b",
+        "qwen2.5-1.5b",
     )
     assert all(alias.kind in (ENCODER, DECODER) for alias in ALIASES.values())
 
@@ -108,7 +112,7 @@ def test_an_alias_added_to_the_table_works_everywhere(monkeypatch, tmp_path, no_
 
 
 def test_offline_models_are_registered_objects_not_import_strings():
-    assert set(OFFLINE_MODELS) == {"mpnet", "smollm2", "gemma3"}
+    assert set(OFFLINE_MODELS) == {"mpnet", "smollm2", "gemma3", "qwen2.5-0.5b", "qwen2.5-1.5b"}
     for name, spec in OFFLINE_MODELS.items():
         assert isinstance(spec, OfflineModel) and spec.alias == name and callable(spec.build)
     for path in [PACKAGE / "registry.py", *(PACKAGE / "offline").glob("*.py")]:

@@ -64,7 +64,9 @@ def test_offline_hint_suggests_the_alias_of_the_same_kind(monkeypatch):
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
     with pytest.raises(ModelLoadError) as decoder:
         load_tokenizer("no-such-org/no-such-decoder", DECODER)
-    assert "offline alias (smollm2, gemma3)" in str(decoder.value) and "minilm" not in str(decoder.value)
+    assert "offline alias (smollm2, gemma3, qwen2.5-0.5b, qwen2.5-1.5b)" in str(
+        decoder.value
+    ) and "minilm" not in str(decoder.value)
     with pytest.raises(ModelLoadError) as encoder:
         load_tokenizer("no-such-org/no-such-encoder")
     assert "offline alias (minilm, mpnet)" in str(encoder.value) and "smollm2" not in str(encoder.value)
