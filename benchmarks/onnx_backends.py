@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -62,8 +64,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--recipes", default="naive,matmul,edges")
     parser.add_argument("--output_dir", default="benchmarks/results")
+    parser.add_argument("--name", default="onnx_backends_cpu", help="result file name, without suffix")
     args = parser.parse_args(argv)
 
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     model_dir = Path(args.model_dir)
     data = load_split(args.dataset, args.data_dir, args.split, args.max_instances)
     labels = label_names(data)
@@ -136,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     info = cpu_info()
     result = {
+        "command": " ".join(
+            [".venv/bin/python -m benchmarks.onnx_backends", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "model": str(model_dir),
         "dataset": args.dataset,
         "split": args.split,
@@ -148,14 +155,16 @@ def main(argv: list[str] | None = None) -> dict:
         "onnxruntime": __import__("onnxruntime").__version__,
         "python": platform.python_version(),
         "lscpu": lscpu(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         **info,
         "rows": rows,
     }
     table = _table(result)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "onnx_backends_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
-    (output / "onnx_backends_cpu.md").write_text(table)
+    (output / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (output / f"{args.name}.md").write_text(table)
     print(table)
     return result
 
@@ -178,7 +187,10 @@ def _table(result: dict) -> str:
         f"{result['sentences']} sentences, batch {result['batch_size']}, fastest of {result['rounds']}"
         f" interleaved rounds; CPU {result['cpu']} ({result['lscpu'].get('CPU(s)', '?')} CPUs, shared with"
         f" other jobs), torch {result['torch']} ({result['torch_threads']} threads), onnxruntime"
-        f" {result['onnxruntime']}.",
+        f" {result['onnxruntime']}. Load average at start {result.get('load_average_at_start')}, at end"
+        f" {result.get('load_average_at_end')}.",
+        "",
+        f"Command: `{result.get('command', '')}`",
         "",
         f"CPU flags: {flags}; PyTorch CPU capability {result['torch_cpu_capability']}.",
         "",

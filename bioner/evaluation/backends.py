@@ -1,6 +1,6 @@
 """The dev parity gate of the faster CPU backends (``bioner.models.onnx``): build, score, keep or refuse.
 
-    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--dataset bc5cdr] [--recipe matmul]
+    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--dataset bc5cdr] [--recipe attention]
 
 Exports the model to ``onnx/model.onnx`` (and ``onnx/model_int8.onnx`` with ``--int8``), tags the model's own
 dev split (the dataset in its ``results.json``, or ``--dataset``) with fp32 PyTorch and with each backend, and

@@ -10,7 +10,7 @@ trained token-classifier folder gets, next to its weights::
 
 Build them with::
 
-    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--dataset bc5cdr] [--recipe matmul]
+    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--dataset bc5cdr] [--recipe attention]
 
 Every backend is scored on the model's own dev split when it is built (the dataset recorded in
 ``results.json``, or ``--dataset``): one whose strict F1 is more than :data:`MAX_F1_DROP` below fp32
@@ -22,8 +22,9 @@ PyTorch to bfloat16 and is refused on a CPU without AVX512-BF16/AMX, where PyTor
 back to a loop ~40x slower than fp32 (``bioner.models.precision``).
 
 Naive dynamic int8 (every MatMul and the embedding Gathers, per-tensor) loses F1 on BERT-style encoders;
-the default ``matmul`` recipe keeps the embeddings and the classifier head in fp32 and quantizes the other
-MatMul weights per output channel (``edges`` also keeps the first and last layers in fp32).
+the default ``attention`` recipe keeps the embeddings and the classifier head in fp32 and quantizes the other
+MatMul weights per output channel and the fused self-attention (``QAttention``); ``matmul`` leaves the fused
+attention in fp32, ``edges`` also keeps the first and last layers in fp32.
 ``benchmarks/onnx_backends.py`` measures them.
 """
 
@@ -81,8 +82,11 @@ INT8_RECIPES = {
     "edges": Int8Recipe(exclude=("classifier", "first", "last")),
     # also every feed-forward output projection (the activations with outliers in BERT-style encoders)
     "ffn_out": Int8Recipe(exclude=("classifier", "ffn_out")),
+    # MatMul weights per channel and the fused self-attention (ONNX Runtime's Attention -> QAttention: the
+    # Q/K/V projections in int8 too); the classifier head stays fp32
+    "attention": Int8Recipe(op_types=("MatMul", "Attention"), exclude=("classifier",)),
 }
-DEFAULT_RECIPE = "matmul"
+DEFAULT_RECIPE = "attention"
 
 
 # --- the folder layout ---------------------------------------------------------------------------------
@@ -161,11 +165,26 @@ class OnnxTokenClassifier:
     config, so ``bioner.decoding.windows`` (windows, merging) and the Viterbi decoding run unchanged.
     """
 
-    def __init__(self, path: str | Path, config, threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        config,
+        threads: int | None = None,
+        memory_pattern: bool = False,
+        spin: bool = False,
+    ):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's memory pattern keeps one planned block per input shape it has seen; tagging feeds a
+        # new (batch, sequence) shape with nearly every batch, so with it on the process grew with the input
+        # (peak RSS 1.36x for the same PubMed file given twice; 1.00x without it, and no slower). The arena
+        # stays on: without it every run allocates afresh (higher peak, slower).
+        options.enable_mem_pattern = memory_pattern
+        # Threads that wait for work sleep instead of spinning: on a CPU shared with other jobs a spinning
+        # thread steals the core its sibling needs (int8 MiniLM 2.57x vs 2.33x torch fp32 here).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         if threads:
             options.intra_op_num_threads = threads
         self.path = Path(path)
@@ -263,6 +282,7 @@ def export_onnx(model_dir: str | Path, model=None, opset: int = OPSET) -> Path:
     mask = torch.ones_like(ids)
     axes = {0: "batch", 1: "sequence"}
     started = time.perf_counter()
+    attention = _eager_attention(model)
     try:
         import warnings
 
@@ -283,12 +303,38 @@ def export_onnx(model_dir: str | Path, model=None, opset: int = OPSET) -> Path:
         raise ModelLoadError(
             f"ONNX export of '{model_dir}' failed: {type(error).__name__}: {error}"
         ) from error
+    finally:
+        if attention is not None:
+            model.set_attn_implementation(attention)
     logger.info("exported %s in %.1fs", target, time.perf_counter() - started)
     _fuse(target, model.config)
     return target
 
 
-FUSABLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra", "distilbert")
+FUSABLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra", "distilbert", "mpnet")
+
+
+def _eager_attention(model) -> str | None:
+    """Switch a BERT-like model to eager attention for the export; returns the implementation to restore.
+
+    ONNX Runtime's optimizer recognises the eager attention graph (and fuses it into one ``Attention`` node,
+    which int8 turns into ``QAttention``), not the masked SDPA graph, whose mask handling (IsNaN/Where over
+    batch x heads x length x length) cost ~11% of the int8 forward. Other models (LLM token classifiers with
+    their own attention masks) are exported as they are.
+    """
+    current = getattr(model.config, "_attn_implementation", None)
+    if (
+        getattr(model.config, "model_type", None) not in FUSABLE_MODEL_TYPES
+        or current in (None, "eager")
+        or not hasattr(model, "set_attn_implementation")
+    ):
+        return None
+    try:
+        model.set_attn_implementation("eager")
+    except (ValueError, ImportError) as error:  # a model without an eager path: export as it is
+        logger.info("kept %s attention for the export (%s)", current, error)
+        return None
+    return current
 
 
 def _fuse(path: Path, config) -> bool:

@@ -86,6 +86,43 @@ def test_int8_export_runs_and_loads(tiny_classifier, demo_splits, caplog):
     assert {tag for sentence in tags for tag in sentence} <= set(LABELS)
 
 
+def _op_types(path: Path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def test_bert_export_fuses_attention_and_int8_quantizes_it(tiny_classifier, tmp_path):
+    fp32 = tiny_classifier / "onnx" / "model.onnx"
+    ops = _op_types(fp32)
+    # eager attention for the export: one fused Attention node per layer, no SDPA mask graph
+    assert {"Attention", "SkipLayerNormalization"} <= ops and "IsNaN" not in ops
+    path, kept = backends.quantize_int8(fp32, tmp_path / "int8.onnx", backends.DEFAULT_RECIPE)
+    assert backends.DEFAULT_RECIPE == "attention" and "QAttention" in _op_types(path)
+    assert "QAttention" not in _op_types(backends.quantize_int8(fp32, tmp_path / "mm.onnx", "matmul")[0])
+    session = backends.OnnxTokenClassifier(path, None)
+    ids = torch.randint(5, 40, (2, 11))
+    logits = session(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    assert logits.shape == (2, 11, len(LABELS)) and torch.isfinite(logits).all()
+
+
+def test_export_restores_the_models_attention(tiny_classifier, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(tiny_classifier, attn_implementation="sdpa")
+    backends.export_onnx(tmp_path, model=model)
+    assert model.config._attn_implementation == "sdpa"
+    assert "Attention" in _op_types(tmp_path / "onnx" / "model.onnx")
+
+
+def test_sessions_plan_no_memory_per_input_shape(tiny_classifier):
+    """ONNX Runtime's memory pattern keeps a block per input shape: tagging would grow with its input."""
+    session = backends.OnnxTokenClassifier(tiny_classifier / "onnx" / "model.onnx", None).session
+    options = session.get_session_options()
+    assert not options.enable_mem_pattern and options.enable_cpu_mem_arena
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_missing_onnx_file_says_how_to_build(tmp_path, tiny_classifier):
     model = Path(shutil.copytree(tiny_classifier, tmp_path / "model", ignore=shutil.ignore_patterns("onnx")))
     with pytest.raises(ModelLoadError, match=r"python -m bioner.evaluation.backends .* --int8"):
@@ -223,6 +260,10 @@ def test_an_llm_token_classifier_exports_with_its_attention(tiny_llama, tmp_path
     assert torch.allclose(actual[mask.bool()], expected[mask.bool()], atol=1e-4)
     groups = backends.node_groups(tmp_path / "onnx" / "model.onnx")
     assert groups["classifier"] and groups["first"] and groups["last"] and groups["ffn_out"]
+    int8, kept = backends.quantize_int8(tmp_path / "onnx" / "model.onnx", tmp_path / "int8.onnx")
+    assert set(groups["classifier"]) <= set(kept) and "MatMulInteger" in _op_types(int8)
+    quantized = backends.OnnxTokenClassifier(int8, model.config)(input_ids=ids, attention_mask=mask).logits
+    assert quantized.shape == expected.shape and torch.isfinite(quantized).all()
 
 
 def test_onnx_files_are_pushed_with_the_model_and_load_by_repo_id(
