@@ -33,6 +33,7 @@ import bioner  # noqa: F401 - first: it quiets an import-time notice of bitsandb
 from transformers import HfArgumentParser, TrainingArguments
 
 from bioner.data.conll import label_names
+from bioner.data.files import DataFormatError
 from bioner.data.tags import tag_names
 from bioner.decoding.viterbi import DECODERS
 from bioner.decoding.windows import WordEncoder
@@ -42,8 +43,9 @@ from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER, Model
 from bioner.models.token_llm import TokenLLMArguments, save_info
 from bioner.tagging.taggers import EncoderTagger
 from bioner.training.arguments import CorpusArguments
+from bioner.training.distill import DistillArguments, distillation_card_section, student_trainer
 from bioner.training.distributed import end_process_group
-from bioner.training.encoder import encoder_meta, load_token_model, record_word_style, windowed_trainer
+from bioner.training.encoder import encoder_meta, load_token_model, record_word_style
 from bioner.training.evaluation import evaluate_splits, strict_f1_by_decoding
 from bioner.training.publish import push_with_card
 from bioner.training.run import default_output_dir, finish_run_dir, start_run
@@ -93,7 +95,9 @@ class DataArguments(CorpusArguments):
 
 
 def parse_args(argv: list[str] | None = None):
-    parser = HfArgumentParser((ModelArguments, TokenLLMArguments, DataArguments, TrainingArguments))
+    parser = HfArgumentParser(
+        (ModelArguments, TokenLLMArguments, DataArguments, DistillArguments, TrainingArguments)
+    )
     parser.set_defaults(**PAPER_DEFAULTS)
     if argv is None and len(sys.argv) == 2 and sys.argv[1].endswith((".json", ".yaml", ".yml")):
         return (
@@ -105,7 +109,7 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    model_args, llm_args, data_args, training_args = parse_args(argv)
+    model_args, llm_args, data_args, distill_args, training_args = parse_args(argv)
     if model_args.bio_decoding not in DECODERS:
         raise SystemExit(f"--bio_decoding must be one of {DECODERS}, got {model_args.bio_decoding!r}")
     default_output_dir(training_args, "encoder", data_args.dataset, model_args.model_name_or_path)
@@ -121,11 +125,15 @@ def main(argv: list[str] | None = None) -> dict:
     word_style = record_word_style(model, dataset["train"])  # so tag.py cuts raw text the same way
     encoder = WordEncoder(tokenizer, model_args.max_seq_length, model_args.stride)
 
-    # Training: Trainer with dev strict F1 after every epoch, early stopping, best checkpoint restored.
-    trainer, timer = windowed_trainer(
-        model, tokenizer, training_args, encoder, dataset, labels, model_args.bio_decoding,
-        data_args.early_stopping_patience,
-    )  # fmt: skip
+    # Training: Trainer with dev strict F1 after every epoch, early stopping, best checkpoint restored; with
+    # --teacher, gold plus the teacher's labels on an unlabelled pool (bioner.training.distill).
+    try:
+        trainer, timer, distilled = student_trainer(
+            model, tokenizer, training_args, encoder, dataset, labels, model_args.bio_decoding,
+            data_args.early_stopping_patience, distill_args, word_style,
+        )  # fmt: skip
+    except (ModelLoadError, DataFormatError) as error:
+        raise SystemExit(str(error)) from None
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     if is_llm and trainer.is_world_process_zero():
@@ -144,12 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
         model_args, llm_args, data_args.dataset, trainer, train_result.metrics,
         by_decoding=strict_f1_by_decoding(tagger, test_gold, results.scores["test"]),
         epoch_seconds=timer.seconds, results=results, is_llm=is_llm, peak_memory_gb=peak_memory_gb(),
-    )  # fmt: skip
+    ) | distilled  # fmt: skip
     title = f"{model_args.model_name_or_path} on {data_args.dataset}"
     write_outputs(training_args.output_dir, results.scores, {"test": results.records["test"]}, title, meta)
     if push_to_hub:
         kind = LLM_TOKEN_CLASSIFIER if is_llm else ENCODER
-        push_with_card(training_args, model_args.model_name_or_path, data_args.dataset, results.scores, kind)
+        card = distillation_card_section(distilled)
+        push_with_card(
+            training_args, model_args.model_name_or_path, data_args.dataset, results.scores, kind, card
+        )
     finish_run_dir(training_args.output_dir, data_args.keep_checkpoints)
     return {"scores": results.scores, "meta": meta}
 

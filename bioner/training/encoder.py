@@ -91,21 +91,34 @@ def windowed_dataset(encoder: WordEncoder, split, sort_by_length: bool = False):
 
 
 def windowed_trainer(
-    model, tokenizer, training_args, encoder: WordEncoder, dataset, labels, decoding: str, patience: int
+    model,
+    tokenizer,
+    training_args,
+    encoder: WordEncoder,
+    dataset,
+    labels,
+    decoding: str,
+    patience: int,
+    *,
+    train_features: Dataset | None = None,
+    trainer_class=WindowedTrainer,
+    data_collator=None,
 ) -> tuple[WindowedTrainer, EpochTimer]:
     """The Trainer over windowed train/dev features, scoring dev strict F1 (``decoding``: viterbi/argmax)
-    after
-    every epoch with early stopping, and the callback timing its epochs."""
-    _, train_features = windowed_dataset(encoder, dataset["train"])
+    after every epoch with early stopping, and the callback timing its epochs. Distillation
+    (``bioner.training.distill``) passes its own train features (gold plus pool), trainer class and
+    collator."""
+    if train_features is None:
+        _, train_features = windowed_dataset(encoder, dataset["train"])
     dev_windows, dev_features = windowed_dataset(encoder, dataset["validation"], sort_by_length=True)
     dev_gold = tag_names(dataset["validation"]["ner_tags"], labels)
     timer = EpochTimer()
-    trainer = WindowedTrainer(
+    trainer = trainer_class(
         model=model,
         args=training_args,
         train_dataset=train_features,
         eval_dataset=dev_features,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
+        data_collator=data_collator or DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
         compute_metrics=DevScorer(dev_windows, dev_gold, labels, decoding),
         callbacks=[timer, *early_stopping(training_args, patience)],
