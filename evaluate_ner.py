@@ -133,6 +133,9 @@ def predict_records(args: EvaluationArguments, tagger_args: TaggerArguments) -> 
     else:
         meta["bio_decoding"] = tagger_args.bio_decoding
         meta["backend"] = tagger_args.backend
+        meta.update(
+            {k: v for k, v in getattr(tagger, "last_stats", {}).items() if not isinstance(v, (list, dict))}
+        )
     return predictions_records(data["id"], data["tokens"], gold, predictions), meta
 
 
@@ -155,7 +158,12 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             identity = {"model": args.model, "dataset": args.dataset, "split": canonical_split(args.split)}
             split = canonical_split(args.split)
-            default_dir = eval_output_dir(args.model, args.dataset, None if split == "test" else split)
+            cascade = tagger_args.cascade_identity()  # a cascade is another evaluation than its small model
+            identity.update(cascade)
+            default_dir = eval_output_dir(
+                args.model, cascade and "cascade", cascade.get("cascade_to"), args.dataset,
+                None if split == "test" else split,
+            )  # fmt: skip
         output_dir = claim_output_dir(args.output_dir or default_dir, identity, args.overwrite)
         if args.predictions:
             records, meta = read_predictions(args.predictions), {"predictions": args.predictions}

@@ -3,6 +3,7 @@
 Usage::
 
     python -m bioner.hub push-metric ORG/NAME [--metric_dir metrics/bio_ner] [--private]
+    python -m bioner.hub push-manifest ENSEMBLE_OR_CASCADE_FOLDER ORG/NAME [--private]
 
 Everything goes through ``huggingface_hub.HfApi`` (and ``DatasetDict.push_to_hub``), so the endpoint comes
 from ``HF_ENDPOINT`` and, when no token is passed, the token from huggingface_hub's usual lookup
@@ -28,8 +29,10 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import filter_repo_objects
 
 import metrics
+from bioner.models.errors import ModelLoadError
 from bioner.models.onnx import passed_backends
 from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER
+from bioner.tagging.manifests import hub_references, manifest_card
 
 if TYPE_CHECKING:
     import datasets
@@ -386,6 +389,22 @@ def push_model_folder(
     return str(url)
 
 
+def push_manifest_folder(
+    folder: str | Path, repo_id: str, token: str | None = None, private: bool = False
+) -> str:
+    """Push an ensemble or cascade manifest folder (``bioner.tagging.manifests``) with a short card. Its
+    members must be Hub ids (a Hub copy cannot reach local folders); returns the model URL."""
+    local = hub_references(folder)
+    if local:
+        raise HubPublishError(
+            f"{folder} points at local folders ({', '.join(local)}); push them to the Hub and rebuild the"
+            " manifest with their Hub ids"
+        )
+    return push_model_folder(
+        Path(folder), repo_id, manifest_card(folder, repo_id), token=token, private=private
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bioner.hub", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -393,10 +412,17 @@ def main(argv: list[str] | None = None) -> int:
     metric.add_argument("repo_id", metavar="ORG/NAME")
     metric.add_argument("--metric_dir", type=Path, default=DEFAULT_METRIC_DIR)
     metric.add_argument("--private", action="store_true")
+    manifest = commands.add_parser("push-manifest", help="publish an ensemble or cascade manifest folder")
+    manifest.add_argument("folder", type=Path)
+    manifest.add_argument("repo_id", metavar="ORG/NAME")
+    manifest.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     try:
-        url = push_metric_space(args.repo_id, args.metric_dir, private=args.private)
-    except HubPublishError as err:
+        if args.command == "push-manifest":
+            url = push_manifest_folder(args.folder, args.repo_id, private=args.private)
+        else:
+            url = push_metric_space(args.repo_id, args.metric_dir, private=args.private)
+    except (HubPublishError, ModelLoadError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(url)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.decoders",
     "tests.fixtures.llm",
     "tests.fixtures.offline",
+    "tests.fixtures.ensembles",
 ]

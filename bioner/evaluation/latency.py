@@ -208,7 +208,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def tagger_dtype(tagger) -> str:
     """How a tagger's weights are held, as the tables show it (``bfloat16``, ``4-bit (...)``, ``+
-    autocast``)."""
+    autocast``); an ensemble's or cascade's, its parts' (``/``-joined)."""
+    if hasattr(tagger, "parts"):
+        return "/".join(dict.fromkeys(tagger_dtype(part) for part in tagger.parts))
     model = tagger.model
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     if getattr(getattr(model, "config", None), "quantization_config", None):
@@ -287,7 +289,7 @@ class Benchmark:
     def time_all(self, taggers: dict, modes: Sequence[str], drafts: Sequence) -> list[LatencyRun]:
         """Every tagger (name -> tagger) at every batch size; decoders in every mode (and draft)."""
         for name, tagger in taggers.items():
-            if isinstance(tagger, EncoderTagger):
+            if not isinstance(tagger, DecoderTagger):  # encoders, ensembles, cascades: one mode each
                 self.encoder(name, tagger)
             else:
                 self.decoder(name, tagger, list(modes), list(drafts))

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from bioner.decoding.generative import DECODING_MODES
 from bioner.decoding.viterbi import DECODERS
+from bioner.models.errors import ModelLoadError
 from bioner.models.onnx import BACKENDS, TORCH
+from bioner.tagging.cascade import CONFIDENCES, MIN_PROB, CascadeTagger
 from bioner.tagging.taggers import load_tagger
 
 
@@ -65,9 +67,78 @@ class TaggerArguments:
         },
     )
 
+    cascade_to: str | None = field(
+        default=None,
+        metadata={
+            "help": "Confidence cascade: a larger tagger (dir, Hub id, ensemble folder, generative LLM) that"
+            " re-tags the sentences --model is least sure of; route with --cascade_threshold or"
+            " --cascade_fraction (docs/ensembles.md). --model must be a token classifier or an ensemble."
+        },
+    )
+    cascade_threshold: float | None = field(
+        default=None,
+        metadata={
+            "help": "With --cascade_to: sentences whose confidence (--cascade_confidence) is below this go to"
+            " the larger tagger, e.g. 0.9."
+        },
+    )
+    cascade_fraction: float | None = field(
+        default=None,
+        metadata={
+            "help": "With --cascade_to: the lowest-confidence fraction of each call's sentences goes to the"
+            " larger tagger, e.g. 0.2 (batch-dependent: prefer --cascade_threshold for small batches)."
+        },
+    )
+    cascade_confidence: str = field(
+        default=MIN_PROB,
+        metadata={
+            "help": f"With --cascade_to: {' or '.join(CONFIDENCES)}: a sentence's lowest best-tag"
+            " probability, or its lowest best-minus-second probability, over its words."
+        },
+    )
+    cascade_temperature: float = field(
+        default=1.0,
+        metadata={
+            "help": "With --cascade_to: divide the small model's scores by this before the confidence."
+        },
+    )
+
+    def cascade_identity(self) -> dict:
+        """The cascade settings that make an evaluation another one than its small model's (empty: none)."""
+        if self.cascade_to is None:
+            return {}
+        keys = (
+            "cascade_to",
+            "cascade_threshold",
+            "cascade_fraction",
+            "cascade_confidence",
+            "cascade_temperature",
+        )
+        return {key: getattr(self, key) for key in keys}
+
     def load(self, model: str, device: str | None = None):
         """The tagger for ``model`` (dir or Hub id) with these settings; ``device`` defaults to CUDA if
-        any."""
+        any. With ``cascade_to``, a :class:`CascadeTagger` from ``model`` to it."""
+        routed = self.cascade_threshold is not None or self.cascade_fraction is not None
+        if self.cascade_to is None:
+            if routed:
+                raise ModelLoadError("--cascade_threshold/--cascade_fraction need --cascade_to LARGE_MODEL")
+            return self._load(model, device)
+        if self.cascade_threshold is not None and self.cascade_fraction is not None:
+            raise ModelLoadError("pass one of --cascade_threshold or --cascade_fraction, not both")
+        if not routed:
+            raise ModelLoadError("--cascade_to needs --cascade_threshold or --cascade_fraction")
+        return CascadeTagger(
+            self._load(model, device),
+            self._load(self.cascade_to, device),
+            threshold=self.cascade_threshold,
+            fraction=self.cascade_fraction,
+            confidence=self.cascade_confidence,
+            temperature=self.cascade_temperature,
+            names=(model, self.cascade_to),
+        )
+
+    def _load(self, model: str, device: str | None):
         return load_tagger(
             model,
             device=device,

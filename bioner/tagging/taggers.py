@@ -33,6 +33,9 @@ from bioner.models.registry import (
     resolve,
 )
 from bioner.models.token_llm import load_trained_token_llm
+from bioner.tagging.cascade import CascadeTagger, load_cascade
+from bioner.tagging.ensemble import EnsembleTagger, load_ensemble
+from bioner.tagging.manifests import find_manifest
 
 
 @dataclass
@@ -237,7 +240,9 @@ def _context_length(model) -> int:
     return int(getattr(config, "max_position_embeddings", None) or 2048)
 
 
-def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
+def load_tagger(
+    name_or_path: str, **options
+) -> EncoderTagger | DecoderTagger | EnsembleTagger | CascadeTagger:
     """Load a trained model as a tagger; ``options`` are the tagger's fields (max_length, decoding, ...).
 
     ``bio_decoding`` (``--bio_decoding``: viterbi/argmax) is how an encoder turns word scores into tags;
@@ -252,8 +257,15 @@ def load_tagger(name_or_path: str, **options) -> EncoderTagger | DecoderTagger:
     ``dtype``, ``load_in_4bit`` and ``autocast_dtype`` (each defaulting to how the model was trained;
     ``autocast_dtype="none"`` turns mixed precision off); encoders take the ``EncoderTagger`` fields
     (``bio_decoding`` sets their ``decoding`` field). ``device`` (default: CUDA when available) places either.
+
+    An ensemble or cascade manifest folder (or Hub repo; ``bioner.tagging.manifests``) loads each of its
+    taggers with these same options.
     """
     path = resolve(name_or_path).path
+    manifest = find_manifest(path)
+    if manifest is not None:
+        loader = load_ensemble if manifest.kind == "ensemble" else load_cascade
+        return loader(manifest, load_tagger, options)
     kind = model_kind(path)
     bio_decoding, decoding = _decoding_options(options)
     device = _device(options.pop("device", None))
