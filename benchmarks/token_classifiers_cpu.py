@@ -115,43 +115,6 @@ def generative_first_200(output: Path) -> float | None:
     return round(scores["strict"]["f1"], 4)
 
 
-def paired_bootstrap(output_a: Path, output_b: Path, resamples: int = 2000, seed: int = 0) -> dict:
-    """Full-test strict F1 of run A minus run B, with a 95% interval from resampling test sentences
-    (paired)."""
-    import random
-
-    from bioner.evaluation.records import read_predictions, score_records
-
-    records_a, records_b = (read_predictions(o / "predictions_test.jsonl") for o in (output_a, output_b))
-    if [r["gold"] for r in records_a] != [r["gold"] for r in records_b]:
-        raise SystemExit(
-            f"{output_a} and {output_b} scored different test sets: a paired bootstrap needs the same"
-        )
-
-    def counts(records: list[dict]) -> list[tuple[int, int, int]]:
-        per_sentence = [score_records([r])["strict"] for r in records]
-        return [(c["correct"], c["actual"], c["possible"]) for c in per_sentence]
-
-    def f1(rows: list[tuple[int, int, int]]) -> float:
-        correct, actual, possible = (sum(column) for column in zip(*rows, strict=True))
-        return 2 * correct / (actual + possible) if actual + possible else 0.0
-
-    a, b = counts(records_a), counts(records_b)
-    rng = random.Random(seed)
-    deltas = []
-    for _ in range(resamples):
-        sample = [rng.randrange(len(a)) for _ in range(len(a))]
-        deltas.append(f1([a[i] for i in sample]) - f1([b[i] for i in sample]))
-    deltas.sort()
-    return {
-        "runs": [output_a.name, output_b.name],
-        "delta_strict_f1": round(f1(a) - f1(b), 4),
-        "ci95": [round(deltas[int(0.025 * resamples)], 4), round(deltas[int(0.975 * resamples) - 1], 4)],
-        "sentences": len(a),
-        "resamples": resamples,
-    }
-
-
 def collect(output_root: Path) -> list[dict]:
     rows = []
     for name in [*RUNS, *GENERATIVE]:
@@ -226,7 +189,12 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
     rows = collect(output_root)
-    comparisons = [paired_bootstrap(output_root / a, output_root / b) for a, b in args.compare]
+    from bioner.evaluation.bootstrap import paired_bootstrap
+
+    try:
+        comparisons = [paired_bootstrap(output_root / a, output_root / b) for a, b in args.compare]
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "token_classifiers_cpu.json").write_text(

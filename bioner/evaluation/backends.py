@@ -1,11 +1,13 @@
 """The dev parity gate of the faster CPU backends (``bioner.models.onnx``): build, score, keep or refuse.
 
-    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--dataset bc5cdr] [--recipe attention]
+    python -m bioner.evaluation.backends runs/bc5cdr-minilm --int8 [--recipe attention,ffn_out]
 
 Exports the model to ``onnx/model.onnx`` (and ``onnx/model_int8.onnx`` with ``--int8``), tags the model's own
 dev split (the dataset in its ``results.json``, or ``--dataset``) with fp32 PyTorch and with each backend, and
 writes ``onnx/parity.json``. A backend more than 0.5 strict-F1 points below fp32 is refused: its file is
 deleted and the command fails, unless ``--allow_parity_failure`` keeps it (every load then warns).
+``--recipe`` may list int8 recipes in order of preference (fastest first): each is built and scored until one
+passes; the first that passes is kept, and the record lists what was tried.
 ``bioner.hub`` lists the backends that passed on the model card; the folder, ``onnx/`` included, is
 pushed as it is (``bioner.hub.push_model_with_backends``).
 """
@@ -16,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bioner.corpora.sources import load_split
@@ -71,7 +74,7 @@ def build(
     *,
     int8: bool = True,
     bf16: bool = False,
-    recipe: str = DEFAULT_RECIPE,
+    recipe: str | Sequence[str] = DEFAULT_RECIPE,
     dataset: str | None = None,
     data_dir: str | None = None,
     max_instances: int | None = None,
@@ -79,7 +82,14 @@ def build(
 ) -> dict:
     """Export ``model_dir`` to ONNX (and int8), score each backend against fp32 PyTorch on dev and write
     ``onnx/parity.json``. A backend more than :data:`MAX_F1_DROP` below fp32 raises :class:`ParityError` and
-    its file is deleted, unless ``allow_parity_failure`` (then it is kept and every load warns)."""
+    its file is deleted, unless ``allow_parity_failure`` (then it is kept and every load warns).
+    ``recipe``: one int8 recipe, or several tried in order until one passes (the last is kept when none does
+    and ``allow_parity_failure``)."""
+    recipes = [recipe] if isinstance(recipe, str) else list(recipe)
+    unknown = [r for r in recipes if r not in INT8_RECIPES]
+    if not recipes or unknown:
+        choices = ", ".join(sorted(INT8_RECIPES))
+        raise ValueError(f"unknown int8 recipe(s) {unknown or recipes}: choose from {choices}")
     model_dir = Path(model_dir)
     fp32_path = export_onnx(model_dir)
     name, sentences, gold = dev_data(model_dir, dataset, data_dir, max_instances)
@@ -106,9 +116,20 @@ def build(
 
     gate(ONNX, strict_f1(load_tagger(str(model_dir), backend=ONNX), sentences, gold), fp32_path)
     if int8:
-        int8_path, excluded = quantize_int8(fp32_path, onnx_dir(model_dir) / FILES[ONNX_INT8], recipe)
-        score = strict_f1(load_tagger(str(model_dir), backend=ONNX_INT8), sentences, gold)
-        gate(ONNX_INT8, score, int8_path, recipe=recipe, fp32_nodes=len(excluded))
+        tried: list[dict] = []
+        for i, candidate in enumerate(recipes):
+            int8_path, excluded = quantize_int8(fp32_path, onnx_dir(model_dir) / FILES[ONNX_INT8], candidate)
+            score = strict_f1(load_tagger(str(model_dir), backend=ONNX_INT8), sentences, gold)
+            entry = parity_entry(ONNX_INT8, reference, score, name, len(sentences))
+            tried.append({"recipe": candidate, "backend_f1": entry["backend_f1"], "delta": entry["delta"],
+                          "passed": entry["passed"]})  # fmt: skip
+            if entry["passed"] or i == len(recipes) - 1:
+                break
+            logger.info("int8 recipe %s: dev strict F1 %+.4f below fp32, trying %s", candidate,
+                        entry["delta"], recipes[i + 1])  # fmt: skip
+            int8_path.unlink(missing_ok=True)
+        extra = {"recipes_tried": tried} if len(recipes) > 1 else {}
+        gate(ONNX_INT8, score, int8_path, recipe=candidate, fp32_nodes=len(excluded), **extra)
     if bf16:
         score = strict_f1(load_tagger(str(model_dir), backend=TORCH_BF16, device="cpu"), sentences, gold)
         gate(TORCH_BF16, score, None)
@@ -132,7 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", help="a trained token-classifier folder (train_encoder.py output)")
     parser.add_argument("--int8", action="store_true", help="also build onnx/model_int8.onnx")
     parser.add_argument("--bf16", action="store_true", help="also check torch-bf16 (needs AVX512-BF16/AMX)")
-    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(INT8_RECIPES))
+    parser.add_argument(
+        "--recipe",
+        default=DEFAULT_RECIPE,
+        type=lambda text: [r.strip() for r in text.split(",") if r.strip()],
+        help="int8 recipe, or several, comma-separated, in order of preference (the first passing is kept): "
+        + ", ".join(sorted(INT8_RECIPES)),
+    )
     parser.add_argument("--dataset", help="dataset of the dev parity check (default: results.json's)")
     parser.add_argument("--data_dir", help="folder of registered datasets (env BIONER_DATA_DIR)")
     parser.add_argument("--max_instances", type=int, help="score only the first N dev sentences")

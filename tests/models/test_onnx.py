@@ -187,6 +187,25 @@ def test_parity_gate_refuses_broken_quantization(trained_copy, monkeypatch, capl
     assert "onnx-int8" not in backends.passed_backends(trained_copy)
 
 
+def test_parity_gate_falls_back_to_the_next_recipe(trained_copy, monkeypatch):
+    real = gate.quantize_int8
+
+    def first_recipe_broken(fp32_path, output, recipe):
+        if recipe == "naive":
+            return _broken_quantization(fp32_path, output)
+        return real(fp32_path, output, recipe)
+
+    monkeypatch.setattr(gate, "quantize_int8", first_recipe_broken)
+    parity = gate.build(trained_copy, int8=True, dataset="demo", recipe=["naive", "matmul"])
+    entry = parity["onnx-int8"]
+    assert entry["passed"] and entry["recipe"] == "matmul"
+    assert [t["recipe"] for t in entry["recipes_tried"]] == ["naive", "matmul"]
+    assert [t["passed"] for t in entry["recipes_tried"]] == [False, True]
+    assert (trained_copy / "onnx" / "model_int8.onnx").is_file()
+    with pytest.raises(ValueError, match="unknown int8 recipe"):
+        gate.build(trained_copy, int8=True, dataset="demo", recipe=["matmul", "fastest"])
+
+
 def test_cli_refuses_without_dataset(tmp_path, tiny_classifier, capsys):
     model = Path(shutil.copytree(tiny_classifier, tmp_path / "model"))
     assert gate.main([str(model), "--int8"]) == 1
