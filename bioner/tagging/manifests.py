@@ -109,17 +109,21 @@ def member_reference(entry: dict, manifest: Manifest) -> str:
     return str(resolved)
 
 
+def member_entries(manifest: Manifest) -> list:
+    """The member entries of a manifest: an ensemble's members, a cascade's small and large taggers."""
+    if manifest.kind == "ensemble":
+        return list(manifest.data.get("members", []))
+    return [manifest.data.get("small", {}), manifest.data.get("large", {})]
+
+
 def hub_references(folder: str | Path) -> list[str]:
     """The local members of a manifest folder, which a Hub copy could not load (empty: it can be pushed)."""
     manifest = find_manifest(str(folder))
     if manifest is None:
         raise ModelLoadError(f"'{folder}' holds no {' or '.join(MANIFEST_FILES)}")
-    entries = (
-        manifest.data.get("members", [])
-        if manifest.kind == "ensemble"
-        else [manifest.data.get("small", {}), manifest.data.get("large", {})]
-    )
-    return [entry["path"] for entry in entries if isinstance(entry, dict) and "path" in entry]
+    return [
+        entry["path"] for entry in member_entries(manifest) if isinstance(entry, dict) and "path" in entry
+    ]
 
 
 def check_new_folder(folder: str | Path) -> Path:

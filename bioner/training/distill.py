@@ -13,8 +13,8 @@ Teacher outputs are cached: ``<teacher_cache_dir>/<teacher-hash>-<pool-hash>/`` 
 sentences' words and document ids), ``log_probs.npy`` (float16, ``[all pool words, labels]`` in the teacher's
 label order, at temperature 1) and ``teacher.json`` (teacher, label kind, labels, pool source and size, the
 leakage filter's counts). The teacher hash covers its resolved path and the names, sizes and modification
-times of its files; the pool hash the pool's words. A second student with the same teacher and pool reads the
-cache and never loads the teacher.
+times of its files (for an ensemble or cascade, each member's too); the pool hash the pool's words. A second
+student with the same teacher and pool reads the cache and never loads the teacher.
 
 Loss, per batch: the mean gold cross-entropy over gold words plus ``alpha * T**2 *`` the mean
 KL(teacher_T || student_T) over pool words, both at each word's first sub-word (as the gold path labels it),
@@ -45,6 +45,7 @@ from bioner.corpora.pool import PoolReport, PoolSentence, build_pool, evaluation
 from bioner.decoding.windows import IGNORE_INDEX, WordEncoder
 from bioner.models.errors import ModelLoadError
 from bioner.models.registry import resolve
+from bioner.tagging.manifests import find_manifest, member_entries, member_reference
 from bioner.tagging.taggers import load_tagger
 from bioner.training.encoder import WindowedTrainer, windowed_dataset, windowed_trainer
 
@@ -113,8 +114,10 @@ def label_order(teacher_labels: Sequence[str], student_labels: Sequence[str], te
 
 
 def teacher_fingerprint(teacher: str) -> str:
-    """A hash of the teacher's resolved path and its files' names, sizes and modification times."""
-    path = Path(resolve(teacher).path)
+    """A hash of the teacher's resolved path and its files' names, sizes and modification times; for an
+    ensemble or cascade manifest, also of each member's (so a member retrained in place is a new teacher)."""
+    manifest = find_manifest(teacher)
+    path = Path(resolve(teacher).path) if manifest is None else Path(teacher)
     files = []
     if path.exists():
         path = path.resolve()
@@ -123,7 +126,12 @@ def teacher_fingerprint(teacher: str) -> str:
             if file.is_file() and "checkpoint-" not in str(file.relative_to(path.parent)):
                 stat = file.stat()
                 files.append([str(file.relative_to(path.parent)), stat.st_size, stat.st_mtime_ns])
-    return hashlib.sha256(json.dumps([str(path), files]).encode()).hexdigest()
+    members = []
+    if manifest is not None:
+        members = [
+            teacher_fingerprint(member_reference(entry, manifest)) for entry in member_entries(manifest)
+        ]
+    return hashlib.sha256(json.dumps([str(path), files, *members]).encode()).hexdigest()
 
 
 def pool_fingerprint(sentences: Sequence[PoolSentence]) -> str:

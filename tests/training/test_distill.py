@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from bioner.data.text import detokenize
 from bioner.decoding.windows import WordEncoder, word_log_probs
 from bioner.models.errors import ModelLoadError
 from bioner.models.token_llm import TokenLLMArguments
+from bioner.tagging.manifests import ENSEMBLE_FILE, member_entry, write_manifest
 from bioner.training.distill import (
     HARD_LOG_ZERO,
     DistillArguments,
@@ -27,6 +30,7 @@ from bioner.training.distill import (
     distillation_loss,
     label_order,
     student_trainer,
+    teacher_fingerprint,
     teacher_labels,
 )
 from bioner.training.encoder import load_token_model
@@ -255,3 +259,15 @@ def test_train_encoder_refuses_a_teacher_with_other_labels(tmp_path, tiny_bert, 
              "--teacher", str(teacher), "--pool", str(pool_file), "--pool_size", "3",
              "--teacher_cache_dir", str(tmp_path / "cache"), "--output_dir", str(tmp_path / "run"), *TRAINING]
         )  # fmt: skip
+
+
+def test_an_ensemble_teacher_is_new_when_a_member_is_retrained(tmp_path, member_a, member_b):
+    member = Path(shutil.copytree(member_a, tmp_path / "member"))
+    folder = tmp_path / "ensemble"
+    members = [member_entry(str(member), folder), member_entry(str(member_b), folder)]
+    write_manifest(folder, ENSEMBLE_FILE, {"kind": "ensemble", "members": members, "labels": LABELS})
+    before = teacher_fingerprint(str(folder))
+    assert teacher_fingerprint(str(folder)) == before
+    weights = member / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert teacher_fingerprint(str(folder)) != before  # the manifest file itself did not change
