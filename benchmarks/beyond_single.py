@@ -73,7 +73,12 @@ def main(argv: list[str] | None = None) -> dict:
     out_json, out_md = (args.output_dir / f"{args.name}.{suffix}" for suffix in ("json", "md"))
     if out_json.exists() and not args.overwrite:
         raise SystemExit(f"error: {out_json} exists (another run's): pass --overwrite or another --name")
-    seconds = latency_by_folder(args.latency) if args.latency else {}
+    try:
+        seconds = latency_by_folder(args.latency) if args.latency else {}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"error: --latency {args.latency}: not a benchmark_latency.py results file ({error!r})"
+        ) from None
     latency_names = pairs(args.latency_model, "--latency_model")
     table = []
     for name, path in rows.items():

@@ -71,8 +71,8 @@ STAGES = (
 )
 BACKEND_ORDER = ("torch", "torch-bf16", "onnx", "onnx-int8")
 NOT_TRAINED = {
-    "MPNet": "not trained here (no BC5CDR MPNet run on this machine); pass its folder with --models",
-    "SmolLM2 token classifier": "not trained here; pass its folder with --models",
+    "MPNet": "not among this run's --models; pass a trained MPNet folder with --models",
+    "SmolLM2 token classifier": "not among this run's --models; pass a trained one with --models",
 }
 
 

@@ -51,3 +51,7 @@ def test_bad_rows_are_one_line_errors(tmp_path):
     with pytest.raises(SystemExit, match="row missing: .*no predictions"):
         beyond_single.main(["--row", f"a={best}", "--row", f"missing={tmp_path}", "--reference", "a",
                             "--output_dir", str(tmp_path / "out")])  # fmt: skip
+    with pytest.raises(SystemExit, match="--latency .*: not a benchmark_latency.py results file"):
+        beyond_single.main(["--row", f"a={best}", "--reference", "a",
+                            "--latency", str(tmp_path / "none.json"),
+                            "--output_dir", str(tmp_path / "out")])  # fmt: skip
