@@ -39,6 +39,7 @@ from bioner.decoding.viterbi import DECODERS
 from bioner.decoding.windows import WordEncoder
 from bioner.evaluation.latency import peak_memory_gb
 from bioner.evaluation.records import write_outputs
+from bioner.models.onnx import TORCH, TORCH_BF16
 from bioner.models.registry import DECODER, ENCODER, LLM_TOKEN_CLASSIFIER, ModelLoadError, aliases
 from bioner.models.token_llm import TokenLLMArguments, save_info
 from bioner.tagging.taggers import EncoderTagger
@@ -141,10 +142,12 @@ def main(argv: list[str] | None = None) -> dict:
     if not trainer.is_world_process_zero():
         return {}
 
-    # Evaluation: whole-sentence predictions on dev and test, SemEval scores, outputs (and the Hub).
+    # Evaluation: whole-sentence predictions on dev and test, SemEval scores, outputs (and the Hub). A model
+    # trained with --bf16 is scored under bf16 autocast too, as the Trainer evaluates it.
     tagger = EncoderTagger(
         trainer.model.eval(), tokenizer, model_args.max_seq_length, model_args.stride,
         training_args.per_device_eval_batch_size, model_args.bio_decoding,
+        backend=TORCH_BF16 if training_args.bf16 else TORCH,
     )  # fmt: skip
     results = evaluate_splits(tagger, dataset, labels)
     test_gold = tag_names(dataset["test"]["ner_tags"], labels)

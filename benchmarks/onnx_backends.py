@@ -29,8 +29,11 @@ import torch
 
 from bioner.corpora.sources import load_split
 from bioner.data.conll import label_names
+from bioner.evaluation.backends import calibration, dev_data
 from bioner.models.onnx import (
+    CALIBRATION_SENTENCES,
     FILES,
+    INT8_RECIPES,
     ONNX,
     OnnxTokenClassifier,
     cpu_info,
@@ -97,8 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
         )
     taggers["onnx fp32"] = onnx_tagger(fp32_path, "onnx")
     excluded = {}
+    calibrate = None
+    if any(INT8_RECIPES[recipe].smooth for recipe in args.recipes.split(",")):  # calibrated on dev only
+        dev_sentences = dev_data(model_dir, args.dataset, args.data_dir, CALIBRATION_SENTENCES)[1]
+        calibrate = calibration(model_dir, dev_sentences)
     for recipe in args.recipes.split(","):
-        path, kept = quantize_int8(fp32_path, bench_dir / f"model_int8_{recipe}.onnx", recipe)
+        path, kept = quantize_int8(fp32_path, bench_dir / f"model_int8_{recipe}.onnx", recipe, calibrate)
         excluded[recipe] = len(kept)
         taggers[f"onnx int8 {recipe}"] = onnx_tagger(path, "onnx-int8")
 

@@ -7,7 +7,8 @@ dev split (the dataset in its ``results.json``, or ``--dataset``) with fp32 PyTo
 writes ``onnx/parity.json``. A backend more than 0.5 strict-F1 points below fp32 is refused: its file is
 deleted and the command fails, unless ``--allow_parity_failure`` keeps it (every load then warns).
 ``--recipe`` may list int8 recipes in order of preference (fastest first): each is built and scored until one
-passes; the first that passes is kept, and the record lists what was tried.
+passes; the first that passes is kept, and the record lists what was tried. A smoothing recipe (``smooth``)
+is calibrated on the first 512 dev sentences of the same split.
 ``bioner.hub`` lists the backends that passed on the model card; the folder, ``onnx/`` included, is
 pushed as it is (``bioner.hub.push_model_with_backends``).
 """
@@ -25,6 +26,7 @@ from bioner.corpora.sources import load_split
 from bioner.data.conll import label_names
 from bioner.models.errors import ModelLoadError
 from bioner.models.onnx import (
+    CALIBRATION_SENTENCES,
     DEFAULT_RECIPE,
     FILES,
     INT8_RECIPES,
@@ -33,6 +35,8 @@ from bioner.models.onnx import (
     ONNX_INT8,
     TORCH,
     TORCH_BF16,
+    ActivationRecorder,
+    Calibration,
     ParityError,
     export_onnx,
     onnx_dir,
@@ -61,6 +65,19 @@ def dev_data(model_dir: str | Path, dataset: str | None, data_dir: str | None, m
     data = load_split(dataset, data_dir, "dev", max_instances)
     labels = label_names(data)
     return dataset, list(data["tokens"]), [[labels[i] for i in tags] for tags in data["ner_tags"]]
+
+
+def calibration(model_dir: str | Path, sentences: Sequence[Sequence[str]]) -> Calibration:
+    """A :data:`~bioner.models.onnx.Calibration` that runs ``sentences`` through the model's own windows and
+    tokenizer (the ONNX tagger, its forward pass answered by an :class:`ActivationRecorder`)."""
+
+    def run(probe: Path, tensors: list[str]) -> dict:
+        tagger = load_tagger(str(model_dir), backend=ONNX)
+        tagger.model = ActivationRecorder(probe, tagger.model.config, tensors)
+        tagger(sentences, progress=False)
+        return tagger.model.maxima
+
+    return run
 
 
 def strict_f1(tagger, sentences, gold) -> tuple[float, float]:
@@ -118,7 +135,12 @@ def build(
     if int8:
         tried: list[dict] = []
         for i, candidate in enumerate(recipes):
-            int8_path, excluded = quantize_int8(fp32_path, onnx_dir(model_dir) / FILES[ONNX_INT8], candidate)
+            int8_path, excluded = quantize_int8(
+                fp32_path,
+                onnx_dir(model_dir) / FILES[ONNX_INT8],
+                candidate,
+                calibration(model_dir, sentences[:CALIBRATION_SENTENCES]),
+            )
             score = strict_f1(load_tagger(str(model_dir), backend=ONNX_INT8), sentences, gold)
             entry = parity_entry(ONNX_INT8, reference, score, name, len(sentences))
             tried.append({"recipe": candidate, "backend_f1": entry["backend_f1"], "delta": entry["delta"],

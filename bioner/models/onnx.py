@@ -24,8 +24,10 @@ back to a loop ~40x slower than fp32 (``bioner.models.precision``).
 Naive dynamic int8 (every MatMul and the embedding Gathers, per-tensor) loses F1 on BERT-style encoders;
 the default ``attention`` recipe keeps the embeddings and the classifier head in fp32 and quantizes the other
 MatMul weights per output channel and the fused self-attention (``QAttention``); ``matmul`` leaves the fused
-attention in fp32, ``edges`` also keeps the first and last layers in fp32.
-``benchmarks/onnx_backends.py`` measures them.
+attention in fp32, ``edges`` also keeps the first and last layers in fp32, ``ffn_out`` the feed-forward
+output projections. ``smooth`` quantizes those too, after SmoothQuant moves their input activations' outlier
+channels into the weights (:func:`smooth_activations`; ranges calibrated on the first
+:data:`CALIBRATION_SENTENCES` dev sentences). ``benchmarks/onnx_backends.py`` measures them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,6 +74,8 @@ class Int8Recipe:
     op_types: tuple[str, ...] | None = ("MatMul",)  # None: every op type ONNX Runtime can quantize
     exclude: tuple[str, ...] = ()  # node groups kept in fp32: embeddings, classifier, first, last, ffn_out
     reduce_range: bool = False
+    smooth: tuple[str, ...] = ()  # node groups whose input activations are smoothed first (SmoothQuant)
+    alpha: float = 0.5  # SmoothQuant's migration strength: how much of an outlier's range moves to the weight
 
 
 INT8_RECIPES = {
@@ -85,7 +90,16 @@ INT8_RECIPES = {
     # MatMul weights per channel and the fused self-attention (ONNX Runtime's Attention -> QAttention: the
     # Q/K/V projections in int8 too); the classifier head stays fp32
     "attention": Int8Recipe(op_types=("MatMul", "Attention"), exclude=("classifier",)),
+    # as ``attention``, with the feed-forward output projections int8 too after SmoothQuant: their input
+    # channels are rescaled (calibrated on dev) so the outliers no longer set the one dynamic scale per tensor
+    "smooth": Int8Recipe(op_types=("MatMul", "Attention"), exclude=("classifier",), smooth=("ffn_out",)),
 }
+CALIBRATION_SENTENCES = 512
+"""Dev sentences whose activation ranges calibrate a smoothing recipe."""
+
+Calibration = Callable[[Path, list[str]], dict[str, np.ndarray]]
+"""Runs a calibration copy of the fp32 model (path) over calibration sentences and returns, per named
+tensor, the per-channel absolute maximum (:class:`ActivationRecorder` records them)."""
 DEFAULT_RECIPE = "attention"
 
 
@@ -194,13 +208,16 @@ class OnnxTokenClassifier:
         self._device_probe = torch.empty(0)
 
     def __call__(self, input_ids, attention_mask=None, **_):
+        (logits,) = self.session.run(["logits"], self._feed(input_ids, attention_mask))
+        return SimpleNamespace(logits=torch.from_numpy(logits))
+
+    def _feed(self, input_ids, attention_mask) -> dict[str, np.ndarray]:
         feed = {"input_ids": _numpy(input_ids)}
         if "attention_mask" in self.input_names:
             feed["attention_mask"] = (
                 np.ones_like(feed["input_ids"]) if attention_mask is None else _numpy(attention_mask)
             )
-        (logits,) = self.session.run(["logits"], feed)
-        return SimpleNamespace(logits=torch.from_numpy(logits))
+        return feed
 
     def parameters(self):  # where windows.py puts its inputs: the CPU
         yield self._device_probe
@@ -212,6 +229,25 @@ class OnnxTokenClassifier:
         if torch.device(device).type != "cpu":
             raise ModelLoadError(f"ONNX backends run on the CPU, not on {device}")
         return self
+
+
+class ActivationRecorder(OnnxTokenClassifier):
+    """An ONNX session (of a model whose graph outputs include ``tensors``) that answers like
+    :class:`OnnxTokenClassifier` and keeps, per tensor, the absolute maximum of each channel (last axis) over
+    every batch it ran: the activation ranges a smoothing recipe is calibrated on. Padding positions count:
+    dynamic quantization scales the whole tensor, padding included."""
+
+    def __init__(self, path: str | Path, config, tensors: Sequence[str]):
+        super().__init__(path, config)
+        self.tensors = list(tensors)
+        self.maxima: dict[str, np.ndarray] = {}
+
+    def __call__(self, input_ids, attention_mask=None, **_):
+        logits, *values = self.session.run(["logits", *self.tensors], self._feed(input_ids, attention_mask))
+        for name, value in zip(self.tensors, values, strict=True):
+            channel_max = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            self.maxima[name] = np.maximum(self.maxima.get(name, channel_max), channel_max)
+        return SimpleNamespace(logits=torch.from_numpy(logits))
 
 
 def _numpy(tensor) -> np.ndarray:
@@ -412,26 +448,123 @@ def node_groups(model_path: str | Path) -> dict[str, list[str]]:
 
 
 def quantize_int8(
-    fp32_path: str | Path, output: str | Path, recipe: str | Int8Recipe = DEFAULT_RECIPE
+    fp32_path: str | Path,
+    output: str | Path,
+    recipe: str | Int8Recipe = DEFAULT_RECIPE,
+    calibration: Calibration | None = None,
 ) -> tuple[Path, list[str]]:
     """Dynamic int8 quantization of an exported model (weights int8, activations quantized on the fly);
-    returns the output path and the nodes kept in fp32."""
+    returns the output path and the nodes kept in fp32. A recipe that smooths (``smooth``) needs
+    ``calibration`` (``bioner.evaluation.backends`` passes one over dev sentences)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     recipe = INT8_RECIPES[recipe] if isinstance(recipe, str) else recipe
     groups = node_groups(fp32_path)
     excluded = sorted({name for group in recipe.exclude for name in groups[group]})
-    quantize_dynamic(
-        str(fp32_path),
-        str(output),
-        weight_type=QuantType.QInt8,
-        per_channel=recipe.per_channel,
-        reduce_range=recipe.reduce_range,
-        op_types_to_quantize=list(recipe.op_types) if recipe.op_types else None,
-        nodes_to_exclude=excluded,
-        extra_options={"DefaultTensorType": 1},  # FLOAT: the type of outputs of fused (com.microsoft) ops
+    output = Path(output)
+    source = Path(fp32_path)
+    if recipe.smooth:
+        if calibration is None:
+            raise ValueError(
+                "an int8 recipe that smooths activations needs calibration sentences: build it with"
+                " python -m bioner.evaluation.backends MODEL --int8 --recipe ..."
+            )
+        targets = [name for group in recipe.smooth for name in groups[group] if name not in excluded]
+        smoothed = output.with_suffix(".smooth.onnx")
+        source = smooth_model(fp32_path, targets, calibration, recipe.alpha, smoothed)
+    try:
+        quantize_dynamic(
+            str(source),
+            str(output),
+            weight_type=QuantType.QInt8,
+            per_channel=recipe.per_channel,
+            reduce_range=recipe.reduce_range,
+            op_types_to_quantize=list(recipe.op_types) if recipe.op_types else None,
+            nodes_to_exclude=excluded,
+            extra_options={"DefaultTensorType": 1},  # FLOAT: the type of outputs of fused (com.microsoft) ops
+        )
+    finally:
+        if source != Path(fp32_path):
+            source.unlink(missing_ok=True)
+    return output, excluded
+
+
+def smooth_model(
+    fp32_path: str | Path, nodes: Sequence[str], calibration: Calibration, alpha: float, output: Path
+) -> Path:
+    """A copy of the model at ``output`` with the input activations of the MatMul ``nodes`` smoothed
+    (:func:`smooth_activations`), their ranges measured by ``calibration`` on a copy with those activations
+    as extra graph outputs."""
+    import onnx
+
+    model = onnx.load(str(fp32_path))
+    wanted = set(nodes)
+    tensors = sorted({node.input[0] for node in model.graph.node if node.name in wanted})
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(
+        onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None) for tensor in tensors
     )
-    return Path(output), excluded
+    probe_path = output.with_suffix(".calibration.onnx")
+    onnx.save(probe, str(probe_path))
+    del probe
+    try:
+        maxima = calibration(probe_path, tensors)
+    finally:
+        probe_path.unlink(missing_ok=True)
+    smoothed = smooth_activations(model, nodes, maxima, alpha)
+    logger.info("smoothed the inputs of %d MatMuls (alpha %.2f)", smoothed, alpha)
+    onnx.save(model, str(output))
+    return output
+
+
+def smooth_activations(model, nodes: Sequence[str], maxima: dict[str, np.ndarray], alpha: float = 0.5) -> int:
+    """SmoothQuant (Xiao et al., ICML 2023) on the MatMul ``nodes`` of an ONNX model, in place; returns how
+    many were smoothed.
+
+    Dynamic int8 gives each activation tensor one scale, so a few outlier channels (GELU outputs in BERT-style
+    encoders) leave the rest with a handful of levels. Channel j of the input is divided by
+    ``s_j = max|X_j|^alpha / max|W_j|^(1-alpha)`` (a ``Mul`` before the MatMul) and row j of the weight
+    multiplied by it: the product is unchanged in exact arithmetic, and the ranges of activation and weight
+    are balanced. Nodes whose weight is not an initializer of their own are left alone."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    uses: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    wanted, rebuilt, smoothed = set(nodes), [], 0
+    for node in graph.node:
+        copy = type(node)()
+        copy.CopyFrom(node)
+        weight_name = node.input[1] if len(node.input) > 1 else ""
+        if (
+            node.name in wanted
+            and node.op_type == "MatMul"
+            and weight_name in initializers
+            and uses[weight_name] == 1
+            and node.input[0] in maxima
+        ):
+            weight = numpy_helper.to_array(initializers[weight_name])
+            activation = np.asarray(maxima[node.input[0]], dtype=np.float64)
+            weight_max = np.abs(weight).max(axis=1).astype(np.float64)
+            scale = np.maximum(activation, 1e-5) ** alpha / np.maximum(weight_max, 1e-5) ** (1 - alpha)
+            scale = np.where((activation > 0) & np.isfinite(scale) & (scale > 0), scale, 1.0)
+            initializers[weight_name].CopyFrom(
+                numpy_helper.from_array((weight * scale[:, None]).astype(weight.dtype), weight_name)
+            )
+            inverse, smoothed_input = f"{node.name}/smooth_inverse_scale", f"{node.name}/smoothed_input"
+            graph.initializer.append(numpy_helper.from_array((1.0 / scale).astype(np.float32), inverse))
+            inputs = [node.input[0], inverse]
+            rebuilt.append(helper.make_node("Mul", inputs, [smoothed_input], name=f"{node.name}/Smooth"))
+            copy.input[0] = smoothed_input
+            smoothed += 1
+        rebuilt.append(copy)
+    del graph.node[:]
+    graph.node.extend(rebuilt)
+    return smoothed
 
 
 def cpu_info() -> dict:

@@ -189,6 +189,7 @@ def encoder_meta(model_args, llm_args, dataset: str, trainer, train_metrics: dic
         "train_seconds": train_metrics.get("train_runtime"),
         "epoch_train_seconds": [round(s, 2) for s in facts["epoch_seconds"]],
         "test_sentences_per_second": results.sentences_per_second("test"),
+        "eval_backend": "torch-bf16" if trainer.args.bf16 else "torch",
         "dev_sentences_per_second": results.sentences_per_second("dev"),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "max_seq_length": model_args.max_seq_length,

@@ -73,8 +73,11 @@ def test_int8_export_runs_and_loads(tiny_classifier, demo_splits, caplog):
     groups = backends.node_groups(fp32)
     assert groups["classifier"] and groups["embeddings"] and groups["first"] and groups["last"]
     assert not set(groups["first"]) & set(groups["last"])
+    calibration = gate.calibration(tiny_classifier, _sentences(demo_splits, 8))
     for recipe in backends.INT8_RECIPES:
-        path, kept = backends.quantize_int8(fp32, tiny_classifier / "onnx" / "model_int8.onnx", recipe)
+        path, kept = backends.quantize_int8(
+            fp32, tiny_classifier / "onnx" / "model_int8.onnx", recipe, calibration
+        )
         assert path.is_file() and path.stat().st_size > 0
         assert set(groups["classifier"]) <= set(kept) or recipe == "naive"
     with caplog.at_level(logging.WARNING, logger="bioner.models.onnx"):
@@ -90,6 +93,92 @@ def _op_types(path: Path) -> set[str]:
     import onnx
 
     return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def _matmul_model(weight: np.ndarray):
+    """``y = x @ weight`` as an ONNX graph, its MatMul named ``/layer.0/output/dense/MatMul``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer.0/output/dense/MatMul")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, weight.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, weight.shape[1]])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(model_or_path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    source = model_or_path if isinstance(model_or_path, (str, Path)) else model_or_path.SerializeToString()
+    session = ort.InferenceSession(str(source) if isinstance(source, Path) else source)
+    return session.run(["y"], {"x": x})[0]
+
+
+def test_smoothing_keeps_the_product_and_shrinks_int8_error_of_outlier_channels(tmp_path):
+    """SmoothQuant: the fp32 graph computes the same product; dynamic int8 of it loses much less where a few
+    activation channels are outliers (one per-tensor scale)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(64, 16)).astype(np.float32) * 0.1
+    x = rng.normal(size=(200, 64)).astype(np.float32)
+    x[:, [3, 17]] *= 80.0  # two outlier channels, as GELU outputs of BERT-style encoders have
+    maxima = {"x": np.abs(x).max(axis=0)}
+    plain = _matmul_model(weight)
+    smoothed = _matmul_model(weight)
+    assert backends.smooth_activations(smoothed, ["/layer.0/output/dense/MatMul"], maxima, alpha=0.5) == 1
+    assert [n.op_type for n in smoothed.graph.node] == ["Mul", "MatMul"]
+    exact = x @ weight
+    assert np.allclose(_run(smoothed, x), exact, rtol=1e-4, atol=1e-4)
+    errors = {}
+    for name, model in (("plain", plain), ("smoothed", smoothed)):
+        onnx.save(model, str(tmp_path / f"{name}.onnx"))
+        quantize_dynamic(str(tmp_path / f"{name}.onnx"), str(tmp_path / f"{name}-int8.onnx"),
+                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+        errors[name] = float(np.abs(_run(tmp_path / f"{name}-int8.onnx", x) - exact).mean())
+    assert errors["smoothed"] < errors["plain"] / 3
+    # a node not asked for, or whose input has no calibrated range, is left alone
+    untouched = _matmul_model(weight)
+    assert backends.smooth_activations(untouched, ["/other/MatMul"], maxima) == 0
+    assert backends.smooth_activations(untouched, ["/layer.0/output/dense/MatMul"], {}) == 0
+    assert [n.op_type for n in untouched.graph.node] == ["MatMul"]
+
+
+def test_smooth_recipe_calibrates_and_records_activation_ranges(tiny_classifier, demo_splits, tmp_path):
+    import onnx
+
+    fp32 = tiny_classifier / "onnx" / "model.onnx"
+    with pytest.raises(ValueError, match="needs calibration sentences"):
+        backends.quantize_int8(fp32, tmp_path / "int8.onnx", "smooth")
+    seen = {}
+    real = gate.calibration(tiny_classifier, _sentences(demo_splits, 8))
+
+    def recording(probe, tensors):
+        seen["tensors"] = tensors
+        seen["maxima"] = real(probe, tensors)
+        return seen["maxima"]
+
+    path, kept = backends.quantize_int8(fp32, tmp_path / "int8.onnx", "smooth", recording)
+    ffn_out = backends.node_groups(fp32)["ffn_out"]
+    assert ffn_out and not set(ffn_out) & set(kept)  # the FFN output projections are int8 too
+    assert len(seen["tensors"]) == len(ffn_out) and set(seen["maxima"]) == set(seen["tensors"])
+    intermediate = json.loads((tiny_classifier / "config.json").read_text())["intermediate_size"]
+    assert all(m.shape == (intermediate,) and (m > 0).all() for m in seen["maxima"].values())
+    assert [p.name for p in tmp_path.iterdir()] == ["int8.onnx"]  # no calibration/smoothed copy left
+    ops = _op_types(path)
+    smooth_nodes = [n for n in onnx.load(str(path)).graph.node if n.name.endswith("/Smooth")]
+    assert len(smooth_nodes) == len(ffn_out)
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+    session = backends.OnnxTokenClassifier(path, None)
+    ids = torch.randint(5, 40, (2, 9))
+    reference = backends.OnnxTokenClassifier(fp32, None)(input_ids=ids, attention_mask=torch.ones_like(ids))
+    logits = session(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    assert logits.shape == reference.logits.shape and torch.isfinite(logits).all()
 
 
 def test_bert_export_fuses_attention_and_int8_quantizes_it(tiny_classifier, tmp_path):
@@ -151,7 +240,7 @@ def test_parity_gate_stores_record_and_card_lists_backends(trained_copy):
     assert "## Faster CPU backends" in card and "| `onnx-int8` |" in card
 
 
-def _broken_quantization(fp32_path, output, recipe=backends.DEFAULT_RECIPE):
+def _broken_quantization(fp32_path, output, recipe=backends.DEFAULT_RECIPE, calibration=None):
     """A "quantized" model whose classifier weights are noise: the gate must catch it."""
     import onnx
     from onnx import numpy_helper
@@ -190,10 +279,10 @@ def test_parity_gate_refuses_broken_quantization(trained_copy, monkeypatch, capl
 def test_parity_gate_falls_back_to_the_next_recipe(trained_copy, monkeypatch):
     real = gate.quantize_int8
 
-    def first_recipe_broken(fp32_path, output, recipe):
+    def first_recipe_broken(fp32_path, output, recipe, calibration=None):
         if recipe == "naive":
             return _broken_quantization(fp32_path, output)
-        return real(fp32_path, output, recipe)
+        return real(fp32_path, output, recipe, calibration)
 
     monkeypatch.setattr(gate, "quantize_int8", first_recipe_broken)
     parity = gate.build(trained_copy, int8=True, dataset="demo", recipe=["naive", "matmul"])

@@ -57,6 +57,7 @@ def test_training_writes_model_results_predictions_and_report(trained_run, demo_
     results = json.loads((trained_run / "results.json").read_text())
     assert set(results) == {"dev", "test", "meta"}
     assert results["meta"]["world_size"] == 1
+    assert results["meta"]["eval_backend"] == "torch"
     assert len(results["meta"]["epoch_train_seconds"]) == 2
     assert set(results["meta"]["test_strict_f1_by_decoding"]) == {"viterbi", "argmax"}
     assert results["test"]["strict"]["f1"] == results["meta"]["test_strict_f1_by_decoding"]["viterbi"]
@@ -86,6 +87,23 @@ def test_evaluate_ner_reproduces_training_scores(trained_run, tmp_path):
         ["--predictions", str(trained_run / "predictions_test.jsonl"), "--output_dir", str(tmp_path / "p")]
     )
     assert from_file["scores"] == saved
+
+
+def test_a_bf16_run_is_scored_under_bf16_autocast(tiny_bert, tmp_path):
+    """Trained with --bf16, scored as the Trainer evaluates it: the final dev/test scores come from bf16
+    autocast, say so, and equal evaluate_ner.py --backend torch-bf16 where the CPU runs bf16 natively."""
+    from bioner.models.precision import cpu_has_fast_bf16
+
+    run = str(tmp_path / "run")
+    args = ["--model_name_or_path", str(tiny_bert), "--dataset", "demo", "--output_dir", run]
+    result = train_encoder.main(args + ["--num_train_epochs", "1", "--bf16", "true", *FAST])
+    assert result["meta"]["eval_backend"] == "torch-bf16"
+    if cpu_has_fast_bf16():  # elsewhere evaluate_ner refuses torch-bf16 (a ~40x slower fallback)
+        again = evaluate_ner.main(
+            ["--model", str(tmp_path / "run"), "--dataset", "demo", "--backend", "torch-bf16",
+             "--output_dir", str(tmp_path / "eval")]
+        )  # fmt: skip
+        assert again["scores"]["strict"] == result["scores"]["test"]["strict"]
 
 
 def test_dev_split_alias_and_instance_limit(trained_run, tmp_path):
