@@ -23,12 +23,10 @@ shared between the processes (each process writes whole files).
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import logging
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -245,27 +243,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-MALLOC_ARENAS = 2
-"""glibc malloc arenas of a corpus run (`bound_malloc_arenas`)."""
-_M_ARENA_MAX = -8  # mallopt parameter, glibc's malloc.h
-
-
-def bound_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas for a long corpus run; returns whether the cap was set.
-
-    glibc gives threads (PyTorch's, ONNX Runtime's, the tokenizer's) arenas of their own, up to eight per
-    core, and the freed blocks of variable-length batches stay scattered over them: peak RSS grew 1.11x
-    (MiniLM, torch-bf16) and 1.13x (fp32) for the same 1,000-citation PubMed file given twice; with two
-    arenas, 1.015x. A ``MALLOC_ARENA_MAX`` the user set wins; elsewhere than glibc Linux nothing is done."""
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt arenas)
-        return False
-
-
 def tag_corpus(
     args, load_tagger: Callable[[], object], style_of: Callable[[object], str], state=None
 ) -> dict:
@@ -282,7 +259,6 @@ def tag_corpus(
     if not args.input:
         raise SystemExit("error: nothing to tag: pass --input FILE... (files, folders or patterns)")
     without_abstract = "skip" if args.skip_without_abstract else "keep"
-    bound_malloc_arenas()  # before the model's threads allocate: peak memory flat over any number of files
     try:
         jobs = plan_files(args.input, args.output_dir, args.output_format, args.input_format)
         tagger = load_tagger()
