@@ -80,10 +80,11 @@ def test_encoder_meta_lists_the_run_facts_in_order():
     assert list(meta) == [
         "model", "dataset", "bio_decoding", "test_strict_f1_by_decoding", "world_size", "epochs_run",
         "train_seconds", "epoch_train_seconds", "test_sentences_per_second", "dev_sentences_per_second",
-        "best_checkpoint", "max_seq_length", "peak_memory_gb", "model_kind",
+        "eval_backend", "best_checkpoint", "max_seq_length", "peak_memory_gb", "model_kind",
     ]  # fmt: skip
     assert meta["test_sentences_per_second"] == 15.0 and meta["dev_sentences_per_second"] == 10.0
     assert meta["epoch_train_seconds"] == [2.12] and meta["model_kind"] == "encoder"
+    assert meta["eval_backend"] == "torch"
 
 
 def test_epoch_timer_times_each_epoch():
