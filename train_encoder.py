@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         model_args, llm_args, data_args.dataset, trainer, train_result.metrics,
         by_decoding=strict_f1_by_decoding(tagger, test_gold, results.scores["test"]),
         epoch_seconds=timer.seconds, results=results, is_llm=is_llm, peak_memory_gb=peak_memory_gb(),
+        eval_backend=tagger.backend,
     ) | distilled  # fmt: skip
     title = f"{model_args.model_name_or_path} on {data_args.dataset}"
     write_outputs(training_args.output_dir, results.scores, {"test": results.records["test"]}, title, meta)

@@ -176,8 +176,8 @@ def token_llm_meta(model, llm_args: TokenLLMArguments) -> dict:
 
 def encoder_meta(model_args, llm_args, dataset: str, trainer, train_metrics: dict, **facts) -> dict:
     """The facts of a token-classifier run for ``results.json``: ``facts`` are ``by_decoding`` (test strict F1
-    per decoding), ``epoch_seconds``, ``results`` (`bioner.training.evaluation.SplitResults`), ``is_llm`` and
-    ``peak_memory_gb``."""
+    per decoding), ``epoch_seconds``, ``results`` (`bioner.training.evaluation.SplitResults`), ``is_llm``,
+    ``peak_memory_gb`` and ``eval_backend`` (the backend that scored dev and test)."""
     results = facts["results"]
     return {
         "model": model_args.model_name_or_path,
@@ -190,7 +190,7 @@ def encoder_meta(model_args, llm_args, dataset: str, trainer, train_metrics: dic
         "epoch_train_seconds": [round(s, 2) for s in facts["epoch_seconds"]],
         "test_sentences_per_second": results.sentences_per_second("test"),
         "dev_sentences_per_second": results.sentences_per_second("dev"),
-        "eval_backend": "torch-bf16" if getattr(trainer.args, "bf16", False) else "torch",
+        "eval_backend": facts["eval_backend"],
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "max_seq_length": model_args.max_seq_length,
         "peak_memory_gb": facts["peak_memory_gb"],

@@ -75,7 +75,7 @@ def test_encoder_meta_lists_the_run_facts_in_order():
     meta = encoder_meta(
         model_args, TokenLLMArguments(), "demo", trainer, {"epoch": 5.0, "train_runtime": 12.5},
         by_decoding={"viterbi": 0.9, "argmax": 0.8}, epoch_seconds=[2.123], results=results, is_llm=False,
-        peak_memory_gb=1.25,
+        peak_memory_gb=1.25, eval_backend="torch",
     )  # fmt: skip
     assert list(meta) == [
         "model", "dataset", "bio_decoding", "test_strict_f1_by_decoding", "world_size", "epochs_run",
