@@ -13,7 +13,9 @@ Teacher outputs are cached: ``<teacher_cache_dir>/<teacher-hash>-<pool-hash>/`` 
 sentences' words and document ids), ``log_probs.npy`` (float16, ``[all pool words, labels]`` in the teacher's
 label order, at temperature 1) and ``teacher.json`` (teacher, label kind, labels, pool source and size, the
 leakage filter's counts). The teacher hash covers its resolved path and the names, sizes and modification
-times of its files (for an ensemble or cascade, each member's too); the pool hash the pool's words. A second
+times of the files that define it (for an ensemble or cascade, each member's too): not its ``onnx/`` exports
+(the teacher runs under torch) nor the records a run or an evaluation writes beside the weights, so building
+a backend or re-scoring a model keeps its cache; the pool hash the pool's words. A second
 student with the same teacher and pool reads the cache and never loads the teacher.
 
 Loss, per batch: the mean gold cross-entropy over gold words plus ``alpha * T**2 *`` the mean
@@ -113,9 +115,19 @@ def label_order(teacher_labels: Sequence[str], student_labels: Sequence[str], te
     return [position[label] for label in student_labels]
 
 
+# Files in a model folder that say nothing about what the teacher computes under torch.
+NOT_THE_TEACHER = ("onnx", "checkpoint-", "results.json", "report.md", "predictions_", "f1_by_length.png",
+                   "train.log", "wall_seconds.txt", "README.md")  # fmt: skip
+
+
+def _defines_the_teacher(relative: Path) -> bool:
+    return not any(part.startswith(NOT_THE_TEACHER) for part in relative.parts)
+
+
 def teacher_fingerprint(teacher: str) -> str:
-    """A hash of the teacher's resolved path and its files' names, sizes and modification times; for an
-    ensemble or cascade manifest, also of each member's (so a member retrained in place is a new teacher)."""
+    """A hash of the teacher's resolved path and the names, sizes and modification times of the files that
+    define it; for an ensemble or cascade manifest, also of each member's (so a member retrained in place is
+    a new teacher, while an ONNX export or a re-scoring beside its weights is not)."""
     manifest = find_manifest(teacher)
     path = Path(resolve(teacher).path) if manifest is None else Path(teacher)
     files = []
@@ -123,7 +135,7 @@ def teacher_fingerprint(teacher: str) -> str:
         path = path.resolve()
         candidates = path.rglob("*") if path.is_dir() else [path]
         for file in sorted(candidates):
-            if file.is_file() and "checkpoint-" not in str(file.relative_to(path.parent)):
+            if file.is_file() and (file == path or _defines_the_teacher(file.relative_to(path))):
                 stat = file.stat()
                 files.append([str(file.relative_to(path.parent)), stat.st_size, stat.st_mtime_ns])
     members = []

@@ -271,3 +271,15 @@ def test_an_ensemble_teacher_is_new_when_a_member_is_retrained(tmp_path, member_
     weights = member / "model.safetensors"
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     assert teacher_fingerprint(str(folder)) != before  # the manifest file itself did not change
+
+
+def test_a_teacher_is_the_same_after_an_onnx_export_or_a_rescoring(tmp_path, member_a):
+    member = Path(shutil.copytree(member_a, tmp_path / "member"))
+    before = teacher_fingerprint(str(member))
+    (member / "onnx").mkdir()
+    (member / "onnx" / "model_int8.onnx").write_bytes(b"derived")
+    (member / "results.json").write_text("{}")
+    (member / "predictions_test.jsonl").write_text("")
+    assert teacher_fingerprint(str(member)) == before
+    (member / "config.json").write_text((member / "config.json").read_text() + " ")
+    assert teacher_fingerprint(str(member)) != before
