@@ -156,6 +156,23 @@ def test_teacher_labels_are_cached_and_reused_without_the_teacher(tmp_path, pool
     np.testing.assert_array_equal(third.log_probs[4], second.log_probs[4])
 
 
+def test_a_teacher_backend_reaches_the_loader_and_keys_its_own_cache(tmp_path, pool_file):
+    pool, report = build_pool(pool_file, 4)
+    teacher, asked = WordTableTeacher(), []
+
+    def load(name, **options):
+        asked.append(options)
+        return teacher
+
+    fp32 = teacher_labels("table-teacher", pool, report, tmp_path, LABELS, load=load)
+    bf16 = teacher_labels("table-teacher", pool, report, tmp_path, LABELS, load=load, backend="torch-bf16")
+    assert asked == [{}, {"backend": "torch-bf16"}]  # torch: the loader's default, not an option
+    assert not bf16.reused and bf16.cache_dir != fp32.cache_dir
+    assert json.loads((bf16.cache_dir / "teacher.json").read_text())["teacher_backend"] == "torch-bf16"
+    again = teacher_labels("table-teacher", pool, report, tmp_path, LABELS, load=load, backend="torch-bf16")
+    assert again.reused and again.cache_dir == bf16.cache_dir and len(asked) == 2
+
+
 def test_a_hard_label_teacher_gives_one_hot_labels(tmp_path, pool_file):
     pool, report = build_pool(pool_file, 3)
     labels = teacher_labels("hard", pool, report, tmp_path, LABELS, load=lambda _: HardTeacher())
@@ -259,6 +276,16 @@ def test_train_encoder_refuses_a_teacher_with_other_labels(tmp_path, tiny_bert, 
              "--teacher", str(teacher), "--pool", str(pool_file), "--pool_size", "3",
              "--teacher_cache_dir", str(tmp_path / "cache"), "--output_dir", str(tmp_path / "run"), *TRAINING]
         )  # fmt: skip
+
+
+def test_train_encoder_refuses_an_unknown_teacher_backend(tmp_path, tiny_bert, pool_file):
+    with pytest.raises(SystemExit, match="--teacher_backend 'tpu': one of torch"):
+        train_encoder.main(
+            ["--model_name_or_path", str(tiny_bert), "--dataset", "demo", "--max_train_samples", "4",
+             "--teacher", str(tiny_bert), "--teacher_backend", "tpu", "--pool", str(pool_file),
+             "--teacher_cache_dir", str(tmp_path / "cache"), "--output_dir", str(tmp_path / "run"), *TRAINING]
+        )  # fmt: skip
+    assert not (tmp_path / "cache").exists()
 
 
 def test_an_ensemble_teacher_is_new_when_a_member_is_retrained(tmp_path, member_a, member_b):
