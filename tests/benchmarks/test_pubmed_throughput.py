@@ -35,8 +35,8 @@ def test_report_on_20_citations(tmp_path, tiny_tagger):
     results = tmp_path / "results"
     report = bench.main(
         ["--input", str(PUBMED), "--models", str(tiny_tagger), "--backends", "torch", "--limit", "20",
-         "--memory_limit", "20", "--matmul_size", "128", "--output_dir", str(results),
-         "--work_dir", str(tmp_path / "work")]
+         "--memory_limit", "20", "--memory_repeats", "2", "--matmul_size", "128",
+         "--output_dir", str(results), "--work_dir", str(tmp_path / "work")]
     )  # fmt: skip
     assert report["limit"] == 20 and report["input_description"].startswith("the first 20 citations")
     (row,) = report["runs"]
@@ -64,6 +64,13 @@ def test_report_on_20_citations(tmp_path, tiny_tagger):
     memory = report["memory"]
     assert memory["two_files_tagged"] == 2 * row["tagged"]
     assert memory["one_file_peak_rss_mib"] > 0 and memory["two_files_peak_rss_mib"] > 0
+    assert (
+        memory["repeats"] == 2 and len(memory["one_file_runs_mib"]) == len(memory["two_files_runs_mib"]) == 2
+    )
+    assert memory["two_files_peak_rss_mib"] == pytest.approx(sum(memory["two_files_runs_mib"]) / 2)  # median
+    for after_each in memory["two_files_peak_after_each_file_mib"]:  # a peak only grows, one entry per file
+        assert len(after_each) == 2 and 0 < after_each[0] <= after_each[1]
+    assert all(growth >= 1 for growth in memory["second_file_growth"])
     assert "MPNet" in report["not_run"] and "SmolLM2 token classifier" in report["not_run"]
     assert report["machine"]["gpu"].startswith("no GPU was lent")
     saved = json.loads((results / "pubmed_throughput_cpu.json").read_text())
