@@ -7,7 +7,9 @@
 
 ``build`` scores each member once on the dev split (word log-probabilities kept in memory), records each
 member's dev strict F1 and, with ``--tune_weights``, searches the weights on a simplex grid (step 0.1) for the
-best dev strict F1 of the ensemble (equal weights win ties). ``cascade`` scores the small model on dev,
+best dev strict F1 of the ensemble (equal weights win ties); the manifest's ``dev.best_by_member_count`` names
+the best grid point using each number of members (the best pair, ...) and ``dev_grid.json`` holds every
+point's dev F1. ``cascade`` scores the small model on dev,
 optionally fits its temperature (minimum dev NLL) and turns ``--fraction`` into the dev-quantile threshold
 that routes that fraction, so the routing does not depend on the batch. Both refuse a non-empty output
 folder. ``python -m bioner.hub push-manifest FOLDER ORG/NAME`` publishes the folder.
@@ -36,6 +38,7 @@ from metrics.bio_ner.scoring import compute_ner_scores
 
 logger = logging.getLogger(__name__)
 GRID_STEP = 0.1
+GRID_FILE = "dev_grid.json"
 
 
 def dev_split(dataset: str, data_dir: str | None = None, max_instances: int | None = None):
@@ -71,10 +74,12 @@ def tune_weights(
     labels: Sequence[str],
     step: float = GRID_STEP,
     decoding: str = "viterbi",
+    scored: list | None = None,
 ) -> tuple[list[float], float, int]:
     """``(weights, dev strict F1, grid points tried)``: the simplex-grid weights with the best strict F1 of
     the decoded weighted mean (equal weights first, so they win ties). ``member_scores[m][s]`` is member
-    ``m``'s ``[words, labels]`` log-probabilities of sentence ``s``, all in ``labels`` order."""
+    ``m``'s ``[words, labels]`` log-probabilities of sentence ``s``, all in ``labels`` order. ``scored``, when
+    given, receives every ``(weights, F1)`` tried, in order."""
     count = len(member_scores)
     lengths = [len(s) for s in member_scores[0]]
     cuts = np.cumsum(lengths)[:-1]
@@ -89,12 +94,31 @@ def tune_weights(
 
     uniform = [1.0 / count] * count
     best, best_f1 = uniform, f1(uniform)
+    trace = scored if scored is not None else []
+    trace.append((uniform, best_f1))
     grid = simplex_grid(count, step)
     for weights in grid:
         score = f1(weights)
+        trace.append((list(weights), score))
         if score > best_f1 + 1e-12:
             best, best_f1 = list(weights), score
     return [float(w) for w in best], best_f1, len(grid) + 1
+
+
+def best_subsets(scored: Sequence[tuple[Sequence[float], float]], members: Sequence[str]) -> dict[str, dict]:
+    """For each number of members actually used (non-zero weight), the best grid point among those using
+    that many: e.g. ``"2"`` is the best two-member ensemble on dev, read from the same grid."""
+    best: dict[str, dict] = {}
+    for weights, score in scored:
+        used = [i for i, w in enumerate(weights) if w > 1e-9]
+        key = str(len(used))
+        if key not in best or score > best[key]["f1"] + 1e-12:
+            best[key] = {
+                "members": [members[i] for i in used],
+                "weights": [round(float(weights[i]), 4) for i in used],
+                "f1": score,
+            }
+    return {k: {**v, "f1": round(v["f1"], 4)} for k, v in sorted(best.items())}
 
 
 def build_ensemble(
@@ -124,8 +148,9 @@ def build_ensemble(
     ]
     for name, score in zip(members, member_f1, strict=True):
         logger.info("dev strict F1 %s: %.4f", name, score)
+    scored: list = []
     if tune:
-        chosen, ensemble_f1, tried = tune_weights(per_member, gold, ensemble.labels, step, decoding)
+        chosen, ensemble_f1, tried = tune_weights(per_member, gold, ensemble.labels, step, decoding, scored)
         how = f"simplex grid, step {step}, best dev strict F1 ({tried} points; equal weights win ties)"
     else:
         chosen, how = ensemble.weights, "given" if weights is not None else "equal"
@@ -145,6 +170,11 @@ def build_ensemble(
         "sentences": len(sentences),
         "ensemble_f1": round(ensemble_f1, 4),
     }
+    if scored:
+        dev["best_by_member_count"] = best_subsets(scored, list(members))
+        for size, best in dev["best_by_member_count"].items():
+            logger.info("best dev ensemble of %s member(s): %s %s %.4f", size, best["members"],
+                        best["weights"], best["f1"])  # fmt: skip
     save_ensemble(
         output_dir,
         members,
@@ -155,6 +185,14 @@ def build_ensemble(
         dev=dev,
         member_dev_f1=member_f1,
     )
+    if scored:  # every grid point's dev F1, beside the manifest (which stays small)
+        grid = [
+            {"weights": [round(float(w), 4) for w in weights], "f1": round(score, 4)}
+            for weights, score in scored
+        ]
+        (Path(output_dir) / GRID_FILE).write_text(
+            json.dumps({"members": list(members), "grid": grid}, indent=1)
+        )
     return {"weights": chosen, "member_dev_f1": member_f1, "dev": dev, "weights_chosen_by": how}
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bioner.evaluation.ensembles import dev_split, main, simplex_grid, tune_weights
+from bioner.evaluation.ensembles import GRID_FILE, best_subsets, dev_split, main, simplex_grid, tune_weights
 from bioner.tagging.cascade import CascadeTagger
 from bioner.tagging.ensemble import EnsembleTagger
 from bioner.tagging.manifests import CASCADE_FILE, ENSEMBLE_FILE
@@ -41,6 +41,22 @@ def test_weight_tuning_gives_the_better_member_the_larger_weight():
     assert uniform_f1 == 1.0  # at step 1 the grid is (1, 0) and (0, 1): the good member alone
 
 
+def test_the_best_ensemble_of_each_size_is_read_from_the_grid():
+    gold = [["B-Chemical", "O", "B-Disease", "I-Disease"], ["O", "B-Chemical"], ["B-Disease"]] * 5
+    wrong = [["O"] * len(t) for t in gold]
+    good = [one_hot_scores(t, 0.6) for t in gold]
+    bad = [one_hot_scores(t, 0.95) for t in wrong]
+    scored: list = []
+    tune_weights([bad, good, bad], gold, LABELS, scored=scored)
+    assert len(scored) == 67 and scored[0][0] == pytest.approx([1 / 3] * 3)
+    best = best_subsets(scored, ["bad-1", "good", "bad-2"])
+    assert set(best) == {"1", "2", "3"}
+    assert best["1"] == {"members": ["good"], "weights": [1.0], "f1": 1.0}
+    assert "good" in best["2"]["members"] and best["2"]["f1"] == 1.0
+    by_hand = max(f1 for weights, f1 in scored if sum(w > 0 for w in weights) == 3)
+    assert best["3"]["f1"] == round(by_hand, 4)
+
+
 def test_build_scores_members_tunes_weights_and_writes_the_manifest(member_a, member_b, tmp_path, capsys):
     output = tmp_path / "ensemble"
     argv = ["build", "--members", str(member_a), str(member_b), "--dataset", "demo", "--max_instances", "12",
@@ -53,6 +69,9 @@ def test_build_scores_members_tunes_weights_and_writes_the_manifest(member_a, me
     member_f1 = [m["dev_f1"] for m in manifest["members"]]
     assert manifest["dev"]["ensemble_f1"] >= max(member_f1)  # the grid holds each member alone
     assert manifest["labels"] == LABELS and "simplex grid" in manifest["weights_chosen_by"]
+    grid = json.loads((output / GRID_FILE).read_text())["grid"]
+    assert len(grid) == 12 and max(point["f1"] for point in grid) == manifest["dev"]["ensemble_f1"]
+    assert set(manifest["dev"]["best_by_member_count"]) <= {"1", "2"}
     sentences, gold = dev_split("demo", max_instances=12)
     ensemble = load_tagger(str(output), device="cpu")
     assert isinstance(ensemble, EnsembleTagger)
