@@ -102,6 +102,18 @@ class TaggerArguments:
             "help": "With --cascade_to: divide the small model's scores by this before the confidence."
         },
     )
+    cascade_span_radius: int | None = field(
+        default=None,
+        metadata={
+            "help": "With --cascade_to and --cascade_threshold: span routing. The larger tagger reads only"
+            " windows around the words under the threshold (this many words either side of each, plus"
+            " --cascade_span_context), not whole sentences (docs/ensembles.md)."
+        },
+    )
+    cascade_span_context: int = field(
+        default=8,
+        metadata={"help": "With --cascade_span_radius: words of context either side of a window's core."},
+    )
 
     def cascade_identity(self) -> dict:
         """The cascade settings that make an evaluation another one than its small model's (empty: none)."""
@@ -114,15 +126,23 @@ class TaggerArguments:
             "cascade_confidence",
             "cascade_temperature",
         )
-        return {key: getattr(self, key) for key in keys}
+        identity = {key: getattr(self, key) for key in keys}
+        if self.cascade_span_radius is not None:  # absent otherwise: earlier runs keep their identity
+            identity.update(
+                cascade_span_radius=self.cascade_span_radius, cascade_span_context=self.cascade_span_context
+            )
+        return identity
 
     def load(self, model: str, device: str | None = None):
         """The tagger for ``model`` (dir or Hub id) with these settings; ``device`` defaults to CUDA if
         any. With ``cascade_to``, a :class:`CascadeTagger` from ``model`` to it."""
         routed = self.cascade_threshold is not None or self.cascade_fraction is not None
         if self.cascade_to is None:
-            if routed:
-                raise ModelLoadError("--cascade_threshold/--cascade_fraction need --cascade_to LARGE_MODEL")
+            if routed or self.cascade_span_radius is not None:
+                raise ModelLoadError(
+                    "--cascade_threshold/--cascade_fraction/--cascade_span_radius need --cascade_to"
+                    " LARGE_MODEL"
+                )
             return self._load(model, device)
         if self.cascade_threshold is not None and self.cascade_fraction is not None:
             raise ModelLoadError("pass one of --cascade_threshold or --cascade_fraction, not both")
@@ -135,6 +155,8 @@ class TaggerArguments:
             fraction=self.cascade_fraction,
             confidence=self.cascade_confidence,
             temperature=self.cascade_temperature,
+            span_radius=self.cascade_span_radius,
+            span_context=self.cascade_span_context,
             names=(model, self.cascade_to),
         )
 

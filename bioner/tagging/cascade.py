@@ -11,6 +11,14 @@ Routing is by ``threshold`` (confidence below it goes to the large tagger: the s
 batch) or by ``fraction`` (the lowest-confidence ``round(fraction * n)`` sentences of each call; with small
 batches prefer a threshold, e.g. the dev quantile that ``python -m bioner.evaluation.ensembles cascade
 --fraction`` stores).
+
+**Span routing** (``span_radius`` set; ``min_prob`` and a threshold only): instead of whole sentences, the
+large tagger sees only windows around the words whose best-tag probability is under the threshold. Each such
+word gets a *core* of ``span_radius`` words either side, widened so it does not cut an entity of the small
+model's; the large tagger reads the core with ``span_context`` more words either side (overlapping windows
+merge), and its tags replace the small model's on the core, widened within the window so the large tagger's
+own entities are not cut either; an ``I-`` left without its ``B-`` at a core's edge becomes ``B-``. In a long
+sentence with one doubtful word the large tagger then reads a dozen words, not fifty.
 """
 
 from __future__ import annotations
@@ -61,6 +69,54 @@ def routed_indices(
     return sorted(order[:count])
 
 
+def span_windows(
+    small_tags: Sequence[str], uncertain: Sequence[int], radius: int, context: int
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """``(start, end, cores)`` windows (word offsets, end exclusive) the large tagger reads for one sentence:
+    a core of ``radius`` words around each uncertain word, widened to whole entities of ``small_tags``, read
+    with ``context`` words either side; windows that overlap or touch are merged (keeping each core)."""
+    n = len(small_tags)
+    cores: list[list[int]] = []
+    for word in sorted(uncertain):
+        start, end = max(0, word - radius), min(n, word + radius + 1)
+        while start > 0 and small_tags[start].startswith("I-"):
+            start -= 1
+        while end < n and small_tags[end].startswith("I-"):
+            end += 1
+        if cores and start <= cores[-1][1]:
+            cores[-1][1] = max(cores[-1][1], end)
+        else:
+            cores.append([start, end])
+    windows: list[tuple[int, int, list[tuple[int, int]]]] = []
+    for start, end in cores:
+        low, high = max(0, start - context), min(n, end + context)
+        if windows and low <= windows[-1][1]:
+            previous = windows.pop()
+            windows.append((previous[0], max(previous[1], high), [*previous[2], (start, end)]))
+        else:
+            windows.append((low, high, [(start, end)]))
+    return windows
+
+
+def merge_span_tags(
+    small_tags: Sequence[str], windows: Sequence[tuple[int, int, list]], window_tags: Sequence[Sequence[str]]
+) -> list[str]:
+    """The small model's tags with each core replaced by the large tagger's tags of its window (a core widened
+    within its window so the large tagger's entities are not cut), then ``I-`` without a ``B-`` repaired."""
+    tags = list(small_tags)
+    for (low, high, cores), large in zip(windows, window_tags, strict=True):
+        for start, end in cores:
+            while start > low and large[start - low].startswith("I-"):
+                start -= 1
+            while end < high and large[end - low].startswith("I-"):
+                end += 1
+            tags[start:end] = large[start - low : end - low]
+    for i, tag in enumerate(tags):
+        if tag.startswith("I-") and (i == 0 or tags[i - 1][2:] != tag[2:] or tags[i - 1] == "O"):
+            tags[i] = "B-" + tag[2:]
+    return tags
+
+
 def fit_temperature(
     word_scores: Sequence[np.ndarray], gold: Sequence[Sequence[str]], labels: Sequence[str]
 ) -> float:
@@ -99,6 +155,8 @@ class CascadeTagger:
     fraction: float | None = None
     confidence: str = MIN_PROB
     temperature: float = 1.0
+    span_radius: int | None = None
+    span_context: int = 8
     names: tuple[str, str] = ("small", "large")
     kind: str = field(default=KIND, init=False)
     last_seconds: float = field(default=0.0, init=False)
@@ -125,6 +183,17 @@ class CascadeTagger:
             raise ModelLoadError(f"cascade confidence {self.confidence!r}: one of {', '.join(CONFIDENCES)}")
         if not self.temperature > 0:
             raise ModelLoadError(f"cascade temperature must be > 0, got {self.temperature}")
+        if self.span_radius is not None:
+            if self.threshold is None or self.confidence != MIN_PROB:
+                raise ModelLoadError(
+                    "cascade span routing (span_radius) routes words by min_prob under a threshold: give"
+                    " a threshold, not a fraction, and confidence min_prob"
+                )
+            if self.span_radius < 0 or self.span_context < 0:
+                raise ModelLoadError(
+                    f"cascade span_radius and span_context must be >= 0, got {self.span_radius},"
+                    f" {self.span_context}"
+                )
         self._word_style = common_word_style([self.small, self.large], list(self.names))
 
     @property
@@ -139,7 +208,8 @@ class CascadeTagger:
     def decoding(self) -> str:
         """How the cascade decides, as latency tables name a run's mode."""
         rule = f"<{self.threshold}" if self.threshold is not None else f"lowest {self.fraction}"
-        return f"{self.confidence}{rule}"
+        spans = "" if self.span_radius is None else f" spans r{self.span_radius}+c{self.span_context}"
+        return f"{self.confidence}{rule}{spans}"
 
     @property
     def parts(self) -> list:
@@ -163,6 +233,8 @@ class CascadeTagger:
         self.last_confidences = [sentence_confidence(s, self.confidence, self.temperature) for s in scores]
         routed = routed_indices(self.last_confidences, self.threshold, self.fraction)
         small_seconds = time.perf_counter() - start
+        if self.span_radius is not None:
+            return self._route_spans(sentences, scores, tags, routed, start, small_seconds, progress)
         large_seconds = 0.0
         if routed:
             large_start = time.perf_counter()
@@ -174,6 +246,34 @@ class CascadeTagger:
         self.last_stats = {
             "cascade_routed": len(routed),
             "cascade_routed_fraction": round(len(routed) / max(len(sentences), 1), 4),
+            "cascade_small_seconds": round(small_seconds, 4),
+            "cascade_large_seconds": round(large_seconds, 4),
+            "routed_indices": routed,
+        }
+        return tags
+
+    def _route_spans(self, sentences, scores, tags, routed, start, small_seconds, progress):
+        """Span routing: the large tagger reads windows around the routed sentences' doubtful words."""
+        jobs = []  # (sentence, windows)
+        for i in routed:
+            probs = np.exp(log_softmax(np.asarray(scores[i], dtype=np.float64) / self.temperature))
+            uncertain = np.flatnonzero(probs.max(axis=-1) < self.threshold).tolist()
+            jobs.append((i, span_windows(tags[i], uncertain, self.span_radius, self.span_context)))
+        pieces = [list(sentences[i][low:high]) for i, windows in jobs for low, high, _ in windows]
+        large_seconds = 0.0
+        if pieces:
+            large_start = time.perf_counter()
+            piece_tags = iter(self.large(pieces, progress=progress))
+            large_seconds = time.perf_counter() - large_start
+            for i, windows in jobs:
+                tags[i] = merge_span_tags(tags[i], windows, [next(piece_tags) for _ in windows])
+        self.last_seconds = time.perf_counter() - start
+        words = sum(len(s) for s in sentences)
+        self.last_stats = {
+            "cascade_routed": len(routed),
+            "cascade_routed_fraction": round(len(routed) / max(len(sentences), 1), 4),
+            "cascade_large_words_fraction": round(sum(len(p) for p in pieces) / max(words, 1), 4),
+            "cascade_windows": len(pieces),
             "cascade_small_seconds": round(small_seconds, 4),
             "cascade_large_seconds": round(large_seconds, 4),
             "routed_indices": routed,
@@ -195,6 +295,8 @@ def load_cascade(manifest: Manifest, load: Callable[..., object], options: dict)
         fraction=data.get("fraction"),
         confidence=data.get("confidence", MIN_PROB),
         temperature=float(data.get("temperature", 1.0)),
+        span_radius=data.get("span_radius"),
+        span_context=int(data.get("span_context", 8)),
         names=(small_ref, large_ref),
     )
 

@@ -13,9 +13,11 @@ from bioner.tagging.arguments import TaggerArguments
 from bioner.tagging.cascade import (
     CascadeTagger,
     fit_temperature,
+    merge_span_tags,
     routed_indices,
     save_cascade,
     sentence_confidence,
+    span_windows,
 )
 from bioner.tagging.ensemble import log_softmax
 from bioner.tagging.taggers import DecoderTagger, load_tagger
@@ -70,6 +72,62 @@ def test_the_cascade_routes_exactly_the_sentences_under_the_threshold():
         ["O"] * len(s) for s in SENTENCES
     ]  # nothing strictly under 0.5: the large tagger is not called
     assert len(large.calls) == 1
+
+
+def test_span_windows_cover_doubtful_words_without_cutting_entities():
+    small = ["O", "O", "B-Chemical", "I-Chemical", "I-Chemical", "O", "O", "O", "O", "O", "O", "O"]
+    # word 3 is doubtful: core 2..4 widened to the whole entity 2..5; read with 2 words either side
+    assert span_windows(small, [3], radius=1, context=2) == [(0, 7, [(2, 5)])]
+    # two doubtful words far apart: two windows; close ones: one window with two cores
+    assert span_windows(small, [0, 10], radius=0, context=1) == [(0, 2, [(0, 1)]), (9, 12, [(10, 11)])]
+    assert span_windows(small, [0, 7], radius=0, context=3) == [(0, 11, [(0, 1), (7, 8)])]
+    assert span_windows(small, [], radius=2, context=2) == []
+
+
+def test_merged_span_tags_take_the_large_tags_on_cores_only():
+    small = ["O", "O", "O", "O", "O", "O", "B-Disease"]
+    windows = [(1, 6, [(3, 4)])]
+    # the large tagger sees words 1..5 and finds an entity 2..4: the core widens to keep it whole
+    large = [["O", "B-Chemical", "I-Chemical", "O", "B-Disease"]]
+    assert merge_span_tags(small, windows, large) == [
+        "O",
+        "O",
+        "B-Chemical",
+        "I-Chemical",
+        "O",
+        "O",
+        "B-Disease",
+    ]
+    # outside its core the large tagger's B-Disease at word 5 is not taken
+    # an I- left after an O at a core's edge becomes B-
+    assert merge_span_tags(["O", "O", "O"], [(0, 3, [(1, 2)])], [["O", "I-Chemical", "O"]]) == [
+        "O",
+        "B-Chemical",
+        "O",
+    ]
+
+
+def test_span_routing_sends_only_windows_of_routed_sentences():
+    large = RecordingLarge()
+    cascade = CascadeTagger(PlantedSmall(), large, threshold=0.93, span_radius=0, span_context=0)
+    tags = cascade(SENTENCES, progress=False)
+    # sentence 1 (0.5 and 0.9 at words 1, 2: adjacent cores merge), 2 (0.92 at word 0), 4 (0.7 at word 0)
+    assert large.calls == [[SENTENCES[1][1:], [SENTENCES[2][0]], [SENTENCES[4][0]]]]
+    assert tags[1] == ["O", "B-Chemical", "B-Chemical"] and tags[2] == ["B-Chemical"]
+    assert tags[4] == ["B-Chemical", "O"]
+    assert tags[0] == ["O", "O"] and tags[3] == ["O", "O"]
+    stats = cascade.last_stats
+    assert stats["cascade_routed"] == 3 and stats["cascade_windows"] == 3
+    assert stats["cascade_large_words_fraction"] == round(4 / sum(map(len, SENTENCES)), 4)
+    wide_large = RecordingLarge()
+    wide = CascadeTagger(PlantedSmall(), wide_large, threshold=0.93, span_radius=0, span_context=5)
+    # context wider than the sentence: the large tagger reads whole sentences, its tags used on cores only
+    assert wide(SENTENCES, progress=False) == tags
+    assert wide_large.calls == [[SENTENCES[1], SENTENCES[2], SENTENCES[4]]]
+    with pytest.raises(ModelLoadError, match="span routing"):
+        CascadeTagger(PlantedSmall(), large, fraction=0.2, span_radius=1)
+    with pytest.raises(ModelLoadError, match="need --cascade_to"):
+        TaggerArguments(cascade_span_radius=2).load("x")
 
 
 def test_fraction_routing_takes_the_least_confident_of_each_call():
