@@ -46,6 +46,8 @@ def score(tagger, sentences, gold) -> dict:
         "seconds_per_sentence": round(tagger.last_seconds / max(len(sentences), 1), 6),
     }
     stats = getattr(tagger, "last_stats", {})
+    if "cascade_large_words_fraction" in stats:
+        row["large_words_fraction"] = stats["cascade_large_words_fraction"]
     if "cascade_routed_fraction" in stats:
         row["routed_fraction"] = stats["cascade_routed_fraction"]
         row["small_seconds"], row["large_seconds"] = (
@@ -93,15 +95,23 @@ def markdown(result: dict) -> str:
         f"small `{result['models']['small']}`, large `{result['models']['large']}`, confidence"
         f" {result['confidence']}, temperature {result['temperature']}, batch size {result['batch_size']}.",
         "",
-        "| run | routed | strict F1 | ms / sentence |",
-        "|---|---|---|---|",
+        "| run | sentences routed | words the large tagger read | strict F1 | Δ vs large | ms / sentence |"
+        " × large's time |",
+        "|---|---|---|---|---|---|---|",
     ]
-    rows = [("small alone", result["small"]), ("large alone", result["large"])]
+    large = result["large"]
+    rows = [("small alone", result["small"]), ("large alone", large)]
     rows += [(f"cascade {r['setting']}", r) for r in result["cascade"]]
     for name, row in rows:
         routed = f"{100 * row['routed_fraction']:.1f}%" if "routed_fraction" in row else ""
+        words = f"{100 * row['large_words_fraction']:.1f}%" if "large_words_fraction" in row else ""
+        if "routed_fraction" in row and not words:
+            words = "routed sentences"
+        delta = 100 * (row["strict_f1"] - large["strict_f1"])
+        ratio = row["seconds_per_sentence"] / max(large["seconds_per_sentence"], 1e-12)
         lines.append(
-            f"| {name} | {routed} | {row['strict_f1']:.4f} | {1000 * row['seconds_per_sentence']:.2f} |"
+            f"| {name} | {routed} | {words} | {row['strict_f1']:.4f} | {delta:+.2f} |"
+            f" {1000 * row['seconds_per_sentence']:.2f} | {ratio:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -120,7 +130,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--calibrate", action="store_true", help="fit the small model's temperature on dev")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--backend", default=None)
+    parser.add_argument("--backend", default=None, help="both taggers' forward pass (torch, torch-bf16, ...)")
+    parser.add_argument("--large_backend", default=None, help="the large tagger's, when it differs")
+    parser.add_argument(
+        "--routing",
+        default="sentence",
+        help="comma-separated: sentence (whole sentences) and/or span (windows around doubtful words)",
+    )
+    parser.add_argument("--span_radius", type=int, default=2, help="span routing: core words either side")
+    parser.add_argument("--span_context", type=int, default=8, help="span routing: context words either side")
     parser.add_argument("--name", help="results name (default: <small>-to-<large>)")
     parser.add_argument("--output_dir", default="benchmarks/results")
     parser.add_argument("--overwrite", action="store_true")
@@ -129,6 +147,11 @@ def main(argv: list[str] | None = None) -> dict:
     output = Path(args.output_dir) / f"cascade_{name}.json"
     if output.exists() and not args.overwrite:
         raise SystemExit(f"error: {output} exists; pass --name or --overwrite")
+    routings = [r.strip() for r in args.routing.split(",") if r.strip()]
+    if not routings or set(routings) - {"sentence", "span"}:
+        raise SystemExit(f"error: --routing: sentence and/or span, got {args.routing!r}")
+    if "span" in routings and args.fractions:
+        raise SystemExit("error: span routing takes --thresholds, not --fractions")
     settings = [("fraction", f) for f in floats(args.fractions)] or [
         ("threshold", t) for t in floats(args.thresholds)
     ]
@@ -138,7 +161,8 @@ def main(argv: list[str] | None = None) -> dict:
     gold = [[labels[i] for i in tags] for tags in data["ner_tags"]]
     try:
         options = {"device": args.device, "backend": args.backend, "batch_size": args.batch_size}
-        small, large = load_tagger(args.small, **options), load_tagger(args.large, **options)
+        small = load_tagger(args.small, **options)
+        large = load_tagger(args.large, **{**options, "backend": args.large_backend or args.backend})
         temperature = 1.0
         if args.calibrate:
             dev_sentences, dev_gold = dev_split(args.dataset, args.data_dir)
@@ -154,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
             "confidence": args.confidence,
             "temperature": temperature,
             "batch_size": args.batch_size,
+            "backends": {"small": args.backend, "large": args.large_backend or args.backend},
             "machine": machine(),
             "python": platform.python_version(),
             "command": " ".join(["cascade_curve.py", *sys.argv[1:]]),
@@ -162,17 +187,23 @@ def main(argv: list[str] | None = None) -> dict:
             "cascade": [],
         }
         for kind, value in settings:
-            cascade = CascadeTagger(
-                small,
-                large,
-                confidence=args.confidence,
-                temperature=temperature,
-                names=(args.small, args.large),
-                **{kind: value},
-            )
-            result["cascade"].append(
-                {"setting": f"{kind} {value}", kind: value, **score(cascade, sentences, gold)}
-            )
+            for routing in routings:
+                spans = {"span_radius": args.span_radius, "span_context": args.span_context}
+                cascade = CascadeTagger(
+                    small,
+                    large,
+                    confidence=args.confidence,
+                    temperature=temperature,
+                    names=(args.small, args.large),
+                    **{kind: value},
+                    **(spans if routing == "span" else {}),
+                )
+                setting = f"{kind} {value}" + (
+                    f", spans r{args.span_radius}+c{args.span_context}" if routing == "span" else ""
+                )
+                result["cascade"].append(
+                    {"setting": setting, kind: value, "routing": routing, **score(cascade, sentences, gold)}
+                )
     except (ModelLoadError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -206,14 +206,19 @@ def build_cascade(
     fraction: float | None = None,
     confidence: str = MIN_PROB,
     calibrate: bool = False,
+    span_radius: int | None = None,
+    span_context: int = 8,
     data_dir: str | None = None,
     max_instances: int | None = None,
     **load_options,
 ) -> dict:
     """Score ``small`` on dev, fit its temperature (``calibrate``), turn ``fraction`` into the dev threshold
-    that routes it, and write the cascade manifest. ``large`` is recorded, not loaded."""
+    that routes it, and write the cascade manifest (with ``span_radius``: span routing, see
+    ``bioner.tagging.cascade``). ``large`` is recorded, not loaded."""
     if (threshold is None) == (fraction is None):
         raise ValueError("pass one of --threshold or --fraction")
+    if span_radius is not None and (confidence != MIN_PROB or span_radius < 0 or span_context < 0):
+        raise ValueError("--span_radius: span routing needs --confidence min_prob and radius, context >= 0")
     if not Path(large).exists() and large.count("/") != 1:
         raise ModelLoadError(f"--large '{large}': no such folder (and not a Hub id of the form org/name)")
     check_new_folder(output_dir)
@@ -236,9 +241,11 @@ def build_cascade(
         threshold = float(np.nextafter(confidences[count - 1], 2.0)) if count else 0.0
         dev["fraction"] = fraction
     dev["routed_fraction"] = round(sum(c < threshold for c in confidences) / max(len(confidences), 1), 4)
+    spans = {} if span_radius is None else {"span_radius": span_radius, "span_context": span_context}
     save_cascade(
-        output_dir, small, large, threshold=threshold, confidence=confidence, temperature=temperature, dev=dev
-    )
+        output_dir, small, large, threshold=threshold, confidence=confidence, temperature=temperature,
+        dev=dev, **spans,
+    )  # fmt: skip
     logger.info(
         "cascade threshold %.4f (temperature %.3f) routes %.1f%% of dev",
         threshold,
@@ -269,6 +276,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--calibrate", action="store_true", help="cascade: fit a temperature on dev (min NLL)"
     )
+    parser.add_argument(
+        "--span_radius", type=int, help="cascade: span routing, core words around each doubtful word"
+    )
+    parser.add_argument("--span_context", type=int, default=8, help="cascade: span routing context words")
     parser.add_argument("--dataset", required=True, help="registered name, data folder or Hub id (its dev)")
     parser.add_argument("--data_dir", help="folder of registered datasets (env BIONER_DATA_DIR)")
     parser.add_argument("--max_instances", type=int, help="score only the first N dev sentences")
@@ -316,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
                 fraction=args.fraction,
                 confidence=args.confidence,
                 calibrate=args.calibrate,
+                span_radius=args.span_radius,
+                span_context=args.span_context,
                 **common,
             )
     except (ModelLoadError, ValueError, OSError) as error:

@@ -51,6 +51,29 @@ def test_the_curve_runs_the_cascade_for_real_between_its_two_ends(member_a, memb
         bench.main(argv)
     fractions = bench.main([*argv[:-4], "--name", "fractions", "--fractions", "0.5", "--calibrate"])
     assert fractions["cascade"][0]["routed_fraction"] == 0.5 and fractions["temperature"] > 0
+    spans = bench.main(
+        [
+            *argv[:-4],
+            "--name",
+            "spans",
+            "--routing",
+            "sentence,span",
+            "--span_radius",
+            "0",
+            "--span_context",
+            "0",
+        ]
+    )
+    assert [row["routing"] for row in spans["cascade"]] == ["sentence", "span"] * 2
+    never_span, always_span = spans["cascade"][1], spans["cascade"][3]
+    assert (
+        never_span["large_words_fraction"] == 0.0 and never_span["strict_f1"] == spans["small"]["strict_f1"]
+    )
+    # every word under 1.01: adjacent one-word cores merge, so the large tagger reads every word
+    assert always_span["large_words_fraction"] == 1.0 and always_span["routed_fraction"] == 1.0
+    assert "spans r0+c0" in (tmp_path / "cascade_spans.md").read_text()
+    with pytest.raises(SystemExit, match="span routing takes --thresholds"):
+        bench.main([*argv[:-4], "--name", "bad", "--routing", "span", "--fractions", "0.5"])
 
 
 def test_benchmark_latency_times_ensemble_and_cascade_folders(member_a, member_b, tmp_path):

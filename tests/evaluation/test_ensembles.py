@@ -97,6 +97,16 @@ def test_build_a_cascade_whose_threshold_routes_the_dev_fraction(member_a, membe
     assert cascade.last_stats["cascade_routed"] == 3
     with pytest.raises(SystemExit):  # one of --threshold or --fraction, not both
         main([*argv, "--threshold", "0.5"])
+    spans = tmp_path / "span-cascade"
+    span_argv = [*argv[: argv.index("--output_dir")], "--output_dir", str(spans), "--fraction", "0.25",
+                 "--span_radius", "1", "--span_context", "3", "--device", "cpu"]  # fmt: skip
+    assert main(span_argv) == 0
+    span_manifest = json.loads((spans / CASCADE_FILE).read_text())
+    assert span_manifest["span_radius"] == 1 and span_manifest["span_context"] == 3
+    span_cascade = load_tagger(str(spans), device="cpu")
+    assert (span_cascade.span_radius, span_cascade.span_context) == (1, 3)
+    span_cascade(sentences, progress=False)
+    assert span_cascade.last_stats["cascade_routed"] == 3 and "cascade_windows" in span_cascade.last_stats
     bad = ["cascade", "--small", str(member_a), "--large", str(tmp_path / "gone" / "x" / "large"),
            "--dataset", "demo", "--output_dir", str(tmp_path / "c2"), "--threshold", "0.5"]  # fmt: skip
     assert main(bad) == 1
