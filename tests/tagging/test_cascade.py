@@ -210,3 +210,11 @@ def test_evaluate_ner_runs_a_cascade_and_records_its_routing(member_a, member_b,
     evaluate_ner.main([*args, "--output_dir", str(tmp_path / "small")])  # the small model alone
     with pytest.raises(SystemExit, match="another run"):  # never replaces the cascade's results
         evaluate_ner.main([*args, "--output_dir", str(tmp_path / "eval")])
+    spans = ["--cascade_to", str(member_b), "--cascade_threshold", "1.01", "--cascade_span_radius", "0",
+             "--cascade_span_context", "1"]  # fmt: skip
+    result = evaluate_ner.main([*args, *spans, "--output_dir", str(tmp_path / "spans")])
+    meta = result["meta"]
+    assert meta["cascade_routed_fraction"] == 1.0 and meta["cascade_large_words_fraction"] == 1.0
+    assert meta["evaluation"]["cascade_span_radius"] == 0 and meta["evaluation"]["cascade_span_context"] == 1
+    with pytest.raises(SystemExit, match="another run"):  # the span cascade is a run of its own
+        evaluate_ner.main([*args, *spans[:4], "--output_dir", str(tmp_path / "spans")])
