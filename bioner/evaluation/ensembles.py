@@ -30,7 +30,14 @@ from bioner.corpora.sources import load_split
 from bioner.data.conll import label_names
 from bioner.decoding.viterbi import decode_tags
 from bioner.models.errors import ModelLoadError
-from bioner.tagging.cascade import CONFIDENCES, MIN_PROB, fit_temperature, save_cascade, sentence_confidence
+from bioner.tagging.cascade import (
+    CONFIDENCES,
+    MIN_PROB,
+    fit_temperature,
+    save_cascade,
+    sentence_confidence,
+    span_problem,
+)
 from bioner.tagging.ensemble import EnsembleTagger, save_ensemble
 from bioner.tagging.manifests import check_new_folder
 from bioner.tagging.taggers import load_tagger
@@ -217,8 +224,10 @@ def build_cascade(
     ``bioner.tagging.cascade``). ``large`` is recorded, not loaded."""
     if (threshold is None) == (fraction is None):
         raise ValueError("pass one of --threshold or --fraction")
-    if span_radius is not None and (confidence != MIN_PROB or span_radius < 0 or span_context < 0):
-        raise ValueError("--span_radius: span routing needs --confidence min_prob and radius, context >= 0")
+    # a fraction is stored as a threshold below, so the check sees a threshold either way
+    problem = span_problem(span_radius, span_context, threshold if fraction is None else 0.0, confidence)
+    if problem:
+        raise ValueError(problem)
     if not Path(large).exists() and large.count("/") != 1:
         raise ModelLoadError(f"--large '{large}': no such folder (and not a Hub id of the form org/name)")
     check_new_folder(output_dir)

@@ -69,6 +69,20 @@ def routed_indices(
     return sorted(order[:count])
 
 
+def span_problem(radius: int | None, context: int, threshold: float | None, confidence: str) -> str | None:
+    """Why these span-routing settings cannot work (None when they can, or when span routing is off)."""
+    if radius is None:
+        return None
+    if threshold is None or confidence != MIN_PROB:
+        return (
+            "cascade span routing (span_radius) routes words by min_prob under a threshold: give"
+            " a threshold, not a fraction, and confidence min_prob"
+        )
+    if radius < 0 or context < 0:
+        return f"cascade span_radius and span_context must be >= 0, got {radius}, {context}"
+    return None
+
+
 def span_windows(
     small_tags: Sequence[str], uncertain: Sequence[int], radius: int, context: int
 ) -> list[tuple[int, int, list[tuple[int, int]]]]:
@@ -183,17 +197,9 @@ class CascadeTagger:
             raise ModelLoadError(f"cascade confidence {self.confidence!r}: one of {', '.join(CONFIDENCES)}")
         if not self.temperature > 0:
             raise ModelLoadError(f"cascade temperature must be > 0, got {self.temperature}")
-        if self.span_radius is not None:
-            if self.threshold is None or self.confidence != MIN_PROB:
-                raise ModelLoadError(
-                    "cascade span routing (span_radius) routes words by min_prob under a threshold: give"
-                    " a threshold, not a fraction, and confidence min_prob"
-                )
-            if self.span_radius < 0 or self.span_context < 0:
-                raise ModelLoadError(
-                    f"cascade span_radius and span_context must be >= 0, got {self.span_radius},"
-                    f" {self.span_context}"
-                )
+        problem = span_problem(self.span_radius, self.span_context, self.threshold, self.confidence)
+        if problem:
+            raise ModelLoadError(problem)
         self._word_style = common_word_style([self.small, self.large], list(self.names))
 
     @property
